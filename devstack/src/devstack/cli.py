@@ -1,0 +1,52 @@
+"""``uv run devstack``: the whole pipeline on this machine until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+
+from devstack.config import parse_args
+from devstack.stack import Devstack
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(argv)
+    print("gen-ai-on-aws devstack (first `uv run` installs the workspace; that can take a minute)")
+    started = time.monotonic()
+    stack = Devstack(config, progress=lambda line: print(line, flush=True))
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    try:
+        stack.start()
+        print(f"devstack ready in {time.monotonic() - started:.1f} s", flush=True)
+        if config.run_api:
+            _print_usage(stack.api_url, config.api_keys)
+        stopping.wait()
+    finally:
+        print("stopping devstack ...", flush=True)
+        stack.stop()
+        print("stopped", flush=True)
+    return 0
+
+
+def _print_usage(api_url: str, api_keys: str | None) -> None:
+    # Never echo a key: the user already has it, and terminals end up in logs.
+    key_header = ' -H "X-API-Key: $API_KEY"' if api_keys else ""
+    print(
+        f"""
+API:  {api_url}   (docs: {api_url}/docs)
+Submit a job:
+  curl -s -X POST {api_url}/extract-user-async{key_header} \\
+       -H 'Content-Type: application/json' -d '{{"text": "Jason is 25 years old"}}'
+Poll it (use the status_url from the answer):
+  curl -s{key_header} {api_url}/jobs/<job_id>
+Press Ctrl-C to stop.""",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

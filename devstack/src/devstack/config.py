@@ -1,0 +1,97 @@
+"""Devstack settings: command-line flags with ``DEVSTACK_*`` environment defaults."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+
+REGION = "us-east-1"
+STACK_PREFIX = "gen-ai-on-aws-dev"
+
+
+@dataclass(frozen=True)
+class DevstackConfig:
+    """Ports and the ESM/function settings the Pulumi program uses (see provisioning)."""
+
+    api_port: int = 8000
+    aws_port: int = 5000
+    llm_port: int = 8081
+    batch_size: int = 10
+    batching_window_seconds: float = 0.5
+    max_concurrency: int = 2
+    function_timeout_seconds: float = 30.0
+    visibility_timeout_seconds: int = 180
+    max_receive_count: int = 5
+    llm_api_base: str | None = None
+    api_keys: str | None = None
+    run_api: bool = True
+    run_worker: bool = True
+    attach: bool = False
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"DEVSTACK_{name}", default)
+
+
+def parse_args(argv: list[str] | None = None) -> DevstackConfig:
+    """Flags win over ``DEVSTACK_*`` variables, which win over the defaults above."""
+    parser = argparse.ArgumentParser(
+        prog="devstack",
+        description="Run API + worker + emulated AWS + a local LLM on 127.0.0.1.",
+    )
+    parser.add_argument("--api-port", type=int, default=int(_env("API_PORT", "8000")))
+    parser.add_argument("--aws-port", type=int, default=int(_env("AWS_PORT", "5000")))
+    parser.add_argument("--llm-port", type=int, default=int(_env("LLM_PORT", "8081")))
+    parser.add_argument("--batch-size", type=int, default=int(_env("BATCH_SIZE", "10")))
+    parser.add_argument(
+        "--batching-window", type=float, default=float(_env("BATCHING_WINDOW", "0.5"))
+    )
+    parser.add_argument("--max-concurrency", type=int, default=int(_env("MAX_CONCURRENCY", "2")))
+    parser.add_argument(
+        "--function-timeout", type=float, default=float(_env("FUNCTION_TIMEOUT", "30"))
+    )
+    parser.add_argument(
+        "--visibility-timeout",
+        type=int,
+        default=None,
+        help="SQS visibility timeout in seconds (default: 6x the function timeout, as deployed)",
+    )
+    parser.add_argument(
+        "--max-receive-count", type=int, default=int(_env("MAX_RECEIVE_COUNT", "5"))
+    )
+    parser.add_argument(
+        "--llm-api-base",
+        default=os.environ.get("DEVSTACK_LLM_API_BASE"),
+        help="use this OpenAI-compatible server instead of the embedded model",
+    )
+    parser.add_argument(
+        "--api-keys",
+        default=os.environ.get("DEVSTACK_API_KEYS"),
+        help="comma-separated API keys, stored in an emulated Secrets Manager secret",
+    )
+    parser.add_argument("--no-api", action="store_true", help="do not serve the API")
+    parser.add_argument("--no-worker", action="store_true", help="do not run the SQS poller")
+    parser.add_argument(
+        "--attach",
+        action="store_true",
+        help="use the emulated AWS and LLM of a devstack already running on these ports",
+    )
+    args = parser.parse_args(argv)
+    visibility = args.visibility_timeout or int(6 * args.function_timeout)
+    return DevstackConfig(
+        api_port=args.api_port,
+        aws_port=args.aws_port,
+        llm_port=args.llm_port,
+        batch_size=args.batch_size,
+        batching_window_seconds=args.batching_window,
+        max_concurrency=args.max_concurrency,
+        function_timeout_seconds=args.function_timeout,
+        visibility_timeout_seconds=visibility,
+        max_receive_count=args.max_receive_count,
+        llm_api_base=args.llm_api_base,
+        api_keys=args.api_keys,
+        run_api=not args.no_api,
+        run_worker=not args.no_worker,
+        attach=args.attach,
+    )

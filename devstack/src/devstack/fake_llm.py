@@ -1,0 +1,277 @@
+"""A small OpenAI-compatible chat-completions server for tests, benchmarks and the devstack.
+
+The real litellm + instructor code talks to it over HTTP, so every test exercises the client
+stack we ship. It extracts ``{"name", "age", "email"}`` from sentences such as
+"Jason is 25 years old" and can inject faults, either for every call (``FakeLLMConfig``) or per
+prompt with directives embedded in the user text:
+
+- ``!429`` / ``!500`` / ``!timeout`` / ``!invalid`` / ``!badjson``: fail every call for that text;
+- the same with ``xN`` (``!429x2``): fail the first N calls for that text, then answer normally.
+
+Calls are counted per prompt text, so tests can prove that no job was processed twice.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_DIRECTIVE = re.compile(r"!(429|500|timeout|invalid|badjson)(?:x(\d+))?")
+_NAME_AGE = re.compile(r"\b([A-Z][a-z]+)\b[^.?!]*?\b(\d{1,3})\s*(?:years?|yrs?|y/o)\b")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+
+
+@dataclass
+class FakeLLMConfig:
+    """Behaviour for every call; probabilities are independent draws per call."""
+
+    latency_seconds: float = 0.0
+    rate_429: float = 0.0
+    rate_500: float = 0.0
+    rate_timeout: float = 0.0
+    rate_invalid: float = 0.0
+    retry_after_seconds: int = 1
+    timeout_sleep_seconds: float = 30.0
+    seed: int | None = None
+
+
+@dataclass
+class FakeLLMStats:
+    """What the server saw, for assertions: calls and outcomes per prompt text."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    successes: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+
+def extract_user(text: str) -> dict[str, Any] | None:
+    """The fake model's 'intelligence': a regex reading of name, age and email."""
+    match = _NAME_AGE.search(text)
+    if match is None:
+        return None
+    email = _EMAIL.search(text)
+    return {
+        "name": match.group(1),
+        "age": int(match.group(2)),
+        "email": email.group(0) if email else None,
+    }
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    """The newest user message; instructor appends retry feedback after the original."""
+    texts = []
+    for message in body.get("messages", []):
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, list):
+            content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+        texts.append(str(content or ""))
+    return texts[0] if texts else ""
+
+
+class FakeLLM:
+    """Thread-safe state plus the decision of what to answer to one request."""
+
+    def __init__(self, config: FakeLLMConfig | None = None) -> None:
+        self.config = config or FakeLLMConfig()
+        self.stats = FakeLLMStats()
+        self._lock = threading.Lock()
+        self._random = random.Random(self.config.seed)
+
+    def reset(self, config: FakeLLMConfig | None = None) -> None:
+        with self._lock:
+            self.config = config or FakeLLMConfig()
+            self.stats = FakeLLMStats()
+            self._random = random.Random(self.config.seed)
+
+    def decide(self, body: dict[str, Any]) -> tuple[str, str]:
+        """Return (outcome, prompt text) for one call and record it."""
+        text = last_user_text(body)
+        with self._lock:
+            self.stats.calls[text] += 1
+            self.stats.requests.append(body)
+            outcome = self._directive_outcome(text, self.stats.calls[text])
+            if outcome is None:
+                outcome = self._random_outcome()
+            self.stats.outcomes[outcome] += 1
+            if outcome == "ok":
+                self.stats.successes[text] += 1
+        return outcome, text
+
+    def _directive_outcome(self, text: str, call_number: int) -> str | None:
+        for kind, count in _DIRECTIVE.findall(text):
+            if not count or call_number <= int(count):
+                return kind
+        return None
+
+    def _random_outcome(self) -> str:
+        draw = self._random.random()
+        for outcome, rate in (
+            ("429", self.config.rate_429),
+            ("500", self.config.rate_500),
+            ("timeout", self.config.rate_timeout),
+            ("invalid", self.config.rate_invalid),
+        ):
+            if draw < rate:
+                return outcome
+            draw -= rate
+        return "ok"
+
+
+def _completion(body: dict[str, Any], content: dict[str, Any] | str) -> dict[str, Any]:
+    """An OpenAI chat.completion; a tool call when the client offered tools (instructor TOOLS)."""
+    arguments = content if isinstance(content, str) else json.dumps(content)
+    message: dict[str, Any] = {"role": "assistant", "content": arguments}
+    finish_reason = "stop"
+    tools = body.get("tools") or []
+    if tools:
+        name = tools[0].get("function", {}).get("name", "tool")
+        message = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_fake_1",
+                    "type": "function",
+                    "function": {"name": name, "arguments": arguments},
+                }
+            ],
+        }
+        finish_reason = "tool_calls"
+    prompt_tokens = sum(len(str(m.get("content", ""))) // 4 + 1 for m in body.get("messages", []))
+    completion_tokens = len(arguments) // 4 + 1
+    return {
+        "id": f"chatcmpl-fake-{time.monotonic_ns()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "fake"),
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _FakeLLMHTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Silence per-request stderr lines; tests read the stats instead."""
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path.rstrip("/") in ("/v1/models", "/models"):
+            self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+        elif self.path == "/_fake/stats":
+            llm = self.server.llm
+            with llm._lock:
+                payload = {
+                    "calls": dict(llm.stats.calls),
+                    "successes": dict(llm.stats.successes),
+                    "outcomes": dict(llm.stats.outcomes),
+                }
+            self._send(200, payload)
+        else:
+            self._send(404, {"error": {"message": "not found"}})
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except json.JSONDecodeError:
+            self._send(400, {"error": {"message": "body is not JSON", "type": "invalid_request"}})
+            return
+        if self.path == "/_fake/config":
+            self.server.llm.reset(FakeLLMConfig(**body))
+            self._send(200, {"ok": True})
+        elif self.path.rstrip("/").endswith("/chat/completions"):
+            self._chat(body)
+        else:
+            self._send(404, {"error": {"message": "not found"}})
+
+    def _chat(self, body: dict[str, Any]) -> None:
+        llm = self.server.llm
+        outcome, text = llm.decide(body)
+        if llm.config.latency_seconds:
+            time.sleep(llm.config.latency_seconds)
+        if outcome == "429":
+            headers = {"Retry-After": str(llm.config.retry_after_seconds)}
+            error = {"error": {"message": "rate limited", "type": "rate_limit_error"}}
+            self._send(429, error, headers)
+        elif outcome == "500":
+            self._send(500, {"error": {"message": "upstream exploded", "type": "server_error"}})
+        elif outcome == "timeout":
+            time.sleep(llm.config.timeout_sleep_seconds)
+            self._send(504, {"error": {"message": "too slow", "type": "timeout"}})
+        elif outcome == "invalid":
+            self._send(200, _completion(body, {"name": "", "age": -1}))
+        elif outcome == "badjson":
+            self._send(200, _completion(body, "this is {not json"))
+        else:
+            user = extract_user(text)
+            self._send(200, _completion(body, user or {"name": "", "age": -1}))
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (its timeout); that is the point of a timeout fault
+
+
+class _FakeLLMHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], llm: FakeLLM) -> None:
+        super().__init__(address, _Handler)
+        self.llm = llm
+
+
+class FakeLLMServer:
+    """Runs the fake on 127.0.0.1 in a background thread; use as a context manager."""
+
+    def __init__(self, config: FakeLLMConfig | None = None, port: int = 0) -> None:
+        self.llm = FakeLLM(config)
+        self._httpd = _FakeLLMHTTPServer(("127.0.0.1", port), self.llm)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible base URL to hand to litellm as ``api_base``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> FakeLLMServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

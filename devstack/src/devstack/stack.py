@@ -1,0 +1,170 @@
+"""Start and stop the whole pipeline on 127.0.0.1: emulated AWS, LLM, API and worker poller."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import httpx
+import uvicorn
+from moto.server import ThreadedMotoServer
+
+from devstack.config import REGION, STACK_PREFIX, DevstackConfig
+from devstack.embedded_llm import MODEL_ALIAS, EmbeddedLLM
+from devstack.poller import PollerSettings, SqsPoller
+from devstack.resources import StackResources, create_stack_resources
+
+Progress = Callable[[str], None]
+SECRET_NAME = f"{STACK_PREFIX}-app-secrets"
+
+
+class Devstack:
+    """Owns every component it starts and stops them in reverse order."""
+
+    def __init__(self, config: DevstackConfig, progress: Progress = print) -> None:
+        self.config = config
+        self._progress = progress
+        self._moto: ThreadedMotoServer | None = None
+        self._llm: EmbeddedLLM | None = None
+        self._api: uvicorn.Server | None = None
+        self._api_thread: threading.Thread | None = None
+        self.poller: SqsPoller | None = None
+        self.resources: StackResources | None = None
+
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.config.aws_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.api_port}"
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for the emulated AWS (what the Lambdas get via AWS_ENDPOINT_URL)."""
+        return boto3.client(service, region_name=REGION, endpoint_url=self.aws_endpoint)
+
+    def start(self) -> Devstack:
+        self._step("emulated AWS (moto)", self._start_aws)
+        self._step("LLM", self._start_llm)
+        self._configure_environment()
+        if self.config.run_api:
+            self._step(f"API on {self.api_url}", self._start_api)
+        if self.config.run_worker:
+            self._step("worker poller (Lambda SQS event source emulation)", self._start_poller)
+        return self
+
+    def stop(self) -> None:
+        if self.poller is not None:
+            self.poller.stop()
+        if self._api is not None and self._api_thread is not None:
+            self._api.should_exit = True
+            self._api_thread.join(timeout=10)
+        if self._llm is not None:
+            self._llm.stop()
+        if self._moto is not None:
+            self._moto.stop()
+
+    def _step(self, name: str, action: Callable[[], None]) -> None:
+        started = time.monotonic()
+        self._progress(f"  starting {name} ...")
+        action()
+        self._progress(f"  ready: {name} ({time.monotonic() - started:.1f} s)")
+
+    def _start_aws(self) -> None:
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "devstack")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "devstack")
+        if not self.config.attach:
+            self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config.aws_port)
+            self._moto.start()
+        self.resources = create_stack_resources(
+            sqs=self.client("sqs"),
+            dynamodb=self.client("dynamodb"),
+            prefix=STACK_PREFIX,
+            visibility_timeout_seconds=self.config.visibility_timeout_seconds,
+            max_receive_count=self.config.max_receive_count,
+        )
+        if self.config.api_keys:
+            self._put_secret({"API_KEYS": self.config.api_keys})
+
+    def _put_secret(self, values: dict[str, str]) -> None:
+        import json
+
+        secrets = self.client("secretsmanager")
+        try:
+            secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps(values))
+        except secrets.exceptions.ResourceExistsException:
+            secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=json.dumps(values))
+
+    def _start_llm(self) -> None:
+        if self._provider_configured() or self.config.llm_api_base or self.config.attach:
+            return
+        self._llm = EmbeddedLLM(port=self.config.llm_port).start()
+
+    def _provider_configured(self) -> bool:
+        """A real provider is used when the user set LLM_MODEL and a key (or a base URL)."""
+        return bool(os.environ.get("LLM_MODEL")) and bool(
+            os.environ.get("LLM_API_KEY") or os.environ.get("LLM_API_BASE")
+        )
+
+    def _configure_environment(self) -> None:
+        """The Lambdas' settings, pointed at the local components (same names as deployed)."""
+        assert self.resources is not None
+        env = {
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "QUEUE_URL": self.resources.queue_url,
+            "JOBS_TABLE_NAME": self.resources.table_name,
+            "QUEUE_MAX_RECEIVE_COUNT": str(self.config.max_receive_count),
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "POWERTOOLS_METRICS_NAMESPACE": "GenAiOnAwsDev",
+        }
+        if self.config.api_keys:
+            env["APP_SECRET_ID"] = SECRET_NAME
+        if not self._provider_configured():
+            base = self.config.llm_api_base or f"http://127.0.0.1:{self.config.llm_port}/v1"
+            env.update(
+                LLM_MODEL=f"openai/{MODEL_ALIAS}",
+                LLM_API_BASE=base,
+                LLM_API_KEY="not-needed-locally",
+                LLM_MODE=os.environ.get("LLM_MODE", "JSON_SCHEMA"),
+            )
+        os.environ.update(env)
+
+    def _start_api(self) -> None:
+        from gen_ai_on_aws.main import app  # after the environment points at the devstack
+
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.config.api_port, log_level="warning", lifespan="on"
+        )
+        self._api = uvicorn.Server(config)
+        self._api_thread = threading.Thread(target=self._api.run, name="api", daemon=True)
+        self._api_thread.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.api_url}/health", timeout=1.0).is_success:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError(f"the API did not answer on {self.api_url}/health within 20 s")
+
+    def _start_poller(self) -> None:
+        from worker.main import handler  # after the environment points at the devstack
+
+        assert self.resources is not None
+        settings = PollerSettings(
+            queue_url=self.resources.queue_url,
+            queue_arn=self.resources.queue_arn,
+            region=REGION,
+            batch_size=self.config.batch_size,
+            batching_window_seconds=self.config.batching_window_seconds,
+            max_concurrency=self.config.max_concurrency,
+            function_timeout_seconds=self.config.function_timeout_seconds,
+        )
+        self.poller = SqsPoller(sqs=self.client("sqs"), settings=settings, handler=handler)
+        self.poller.start()

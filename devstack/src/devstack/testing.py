@@ -1,0 +1,54 @@
+"""Pytest fixtures shared by the app, worker, contract and end-to-end tests.
+
+Loaded from the root ``conftest.py``; kept in one place so every test tree fakes AWS and the
+LLM the same way (moto for AWS, the OpenAI-compatible fake for the LLM).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from devstack.fake_llm import FakeLLMServer
+from devstack.resources import StackResources, create_stack_resources
+
+TEST_REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def fake_llm_server() -> Iterator[FakeLLMServer]:
+    """One fake LLM server for the session; ``fake_llm`` resets it per test."""
+    with FakeLLMServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_llm(fake_llm_server: FakeLLMServer) -> FakeLLMServer:
+    """The fake LLM with default behaviour and empty stats."""
+    fake_llm_server.llm.reset()
+    return fake_llm_server
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials and region so no test can reach a real account."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "APP_SECRET_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", TEST_REGION)
+    monkeypatch.setenv("AWS_REGION", TEST_REGION)
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+@pytest.fixture
+def aws(aws_env: None) -> Iterator[StackResources]:
+    """moto-backed queue, DLQ and jobs table, created as the stack creates them."""
+    with mock_aws():
+        yield create_stack_resources(
+            sqs=boto3.client("sqs", region_name=TEST_REGION),
+            dynamodb=boto3.client("dynamodb", region_name=TEST_REGION),
+        )

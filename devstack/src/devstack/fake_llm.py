@@ -110,7 +110,7 @@ class FakeLLM:
     def _directive_outcome(self, text: str, call_number: int) -> str | None:
         for kind, count in _DIRECTIVE.findall(text):
             if not count or call_number <= int(count):
-                return kind
+                return str(kind)
         return None
 
     def _random_outcome(self) -> str:
@@ -167,10 +167,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: _FakeLLMHTTPServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request stderr lines; tests read the stats instead."""
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path.rstrip("/") in ("/v1/models", "/models"):
             self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
         elif self.path == "/_fake/stats":
@@ -185,7 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, {"error": {"message": "not found"}})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         try:
             body = json.loads(self.rfile.read(length) or b"{}")

@@ -138,16 +138,17 @@ class SqsPoller:
         all_ids = {m["MessageId"] for m in messages}
         try:
             response = future.result(timeout=self._settings.function_timeout_seconds)
-            failures = response["batchItemFailures"]
-            failed = {item["itemIdentifier"] for item in failures}
-        except Exception:  # timeout, handler error or malformed response: the ESM retries all
+            failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+            if not failed <= all_ids:
+                raise ValueError("batchItemFailures names a record not in this batch")
+        except Exception:
+            # A timeout, an error, a malformed response or an unknown id: Lambda then treats the
+            # whole batch as failed and every record returns after the visibility timeout.
             logger.exception("invocation failed; the whole batch returns to the queue")
             with self._lock:
                 self.stats.whole_batch_failures += 1
             return all_ids
-        if not failed <= all_ids:  # an unknown id makes Lambda treat the batch as failed
-            return all_ids
-        return set(failed)
+        return failed
 
     def _delete(self, messages: list[dict[str, Any]]) -> None:
         for start in range(0, len(messages), 10):

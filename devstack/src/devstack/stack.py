@@ -45,7 +45,9 @@ class Devstack:
 
     def client(self, service: str) -> Any:
         """A boto3 client for the emulated AWS (what the Lambdas get via AWS_ENDPOINT_URL)."""
-        return boto3.client(service, region_name=REGION, endpoint_url=self.aws_endpoint)
+        return boto3.client(  # type: ignore[call-overload]
+            service, region_name=REGION, endpoint_url=self.aws_endpoint
+        )
 
     def start(self) -> Devstack:
         self._step("emulated AWS (moto)", self._start_aws)

@@ -1,0 +1,115 @@
+"""End-to-end test support: the devstack as a real subprocess on free ports, driven over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+
+from devstack.config import REGION
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class DevstackProcess:
+    """One ``python -m devstack`` process; stopped with SIGTERM (or killed, to simulate a crash)."""
+
+    def __init__(self, args: list[str], log_path: Path) -> None:
+        self.args = args
+        self.log_path = log_path
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "LANGFUSE_"))}
+        env.pop("APP_SECRET_ID", None)
+        self._log = log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            [sys.executable, "-m", "devstack", *args],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_for_log(self, text: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log_path.read_text(errors="replace"):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"devstack never printed {text!r}:\n{self.log_path.read_text()}")
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self._log.close()
+
+
+class StackPorts:
+    def __init__(self) -> None:
+        self.api = free_port()
+        self.aws = free_port()
+        self.llm = free_port()
+
+    def args(self) -> list[str]:
+        return [
+            f"--api-port={self.api}",
+            f"--aws-port={self.aws}",
+            f"--llm-port={self.llm}",
+        ]
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api}"
+
+    def client(self, service: str) -> Any:
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            region_name=REGION,
+            endpoint_url=f"http://127.0.0.1:{self.aws}",
+            aws_access_key_id="devstack",
+            aws_secret_access_key="devstack",
+        )
+
+
+def wait_for_jobs(
+    http: httpx.Client, api_url: str, job_ids: list[str], timeout: float = 60.0
+) -> dict[str, dict[str, object]]:
+    """Poll every job until it is succeeded or failed; fail the test if any is not by then."""
+    done: dict[str, dict[str, object]] = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(done) < len(job_ids):
+        for job_id in job_ids:
+            if job_id in done:
+                continue
+            job = http.get(f"{api_url}/jobs/{job_id}").raise_for_status().json()
+            if job["status"] in ("succeeded", "failed"):
+                done[job_id] = job
+        time.sleep(0.2)
+    pending = [job_id for job_id in job_ids if job_id not in done]
+    assert not pending, f"{len(pending)} jobs not finished after {timeout:.0f} s"
+    return done
+
+
+def submit(http: httpx.Client, api_url: str, text: str) -> str:
+    response = http.post(f"{api_url}/extract-user-async", json={"text": text})
+    assert response.status_code == 202, response.text
+    return str(response.json()["job_id"])

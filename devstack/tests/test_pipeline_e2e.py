@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,11 @@ from devstack.e2e_support import StackPorts, submit, wait_for_jobs
 from devstack.fake_llm import FakeLLMServer
 
 pytestmark = pytest.mark.e2e
+
+NAMES = [
+    "Alice", "Bruno", "Chloe", "Dmitri", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas",
+    "Kemal", "Lucia", "Mateo", "Nadia", "Oscar", "Priya", "Quinn", "Rosa", "Samir", "Tessa",
+]  # fmt: skip
 
 
 def _stack_args(ports: StackPorts, llm: FakeLLMServer, *extra: str) -> list[str]:
@@ -30,7 +36,7 @@ def test_twenty_jobs_all_succeed_with_valid_users(
     # GIVEN a running devstack
     ports = StackPorts()
     start_devstack(_stack_args(ports, fake_llm))
-    names = [f"Person{chr(65 + i)}" for i in range(20)]
+    names = NAMES
 
     # WHEN 20 jobs are submitted over HTTP
     job_ids = [
@@ -85,9 +91,7 @@ def test_poison_messages_never_block_other_jobs(
             }
         ),
     )
-    job_ids = [
-        submit(http, ports.api_url, f"Good{chr(65 + i)} is 4{i} years old") for i in range(5)
-    ]
+    job_ids = [submit(http, ports.api_url, f"{NAMES[i]} is 4{i} years old") for i in range(5)]
 
     # WHEN a worker starts on that queue
     start_devstack(
@@ -111,12 +115,10 @@ def test_worker_crash_and_restart_mid_run_loses_nothing(
     # claims expire quickly (visibility stays above the function timeout, as in AWS)
     fake_llm.llm.config.latency_seconds = 0.3
     ports = StackPorts()
-    timing = ["--function-timeout=3", "--visibility-timeout=6", "--batch-size=5"]
+    timing = ["--function-timeout=8", "--visibility-timeout=12", "--batch-size=5"]
     start_devstack([*_stack_args(ports, fake_llm, *timing), "--no-worker"])
     worker_args = [*_stack_args(ports, fake_llm, *timing), "--attach", "--no-api"]
-    job_ids = [
-        submit(http, ports.api_url, f"Crash{chr(65 + i)} is {30 + i} years old") for i in range(20)
-    ]
+    job_ids = [submit(http, ports.api_url, f"{NAMES[i]} is {30 + i} years old") for i in range(20)]
 
     # WHEN the worker is killed mid-run (SIGKILL, like a crashed Lambda) and later restarted,
     # then stopped gracefully and started again
@@ -128,10 +130,14 @@ def test_worker_crash_and_restart_mid_run_loses_nothing(
     second.stop()
     start_devstack(worker_args)
 
-    # THEN every job succeeds and no job succeeded twice at the LLM
+    # THEN every job succeeds, and no job reached the LLM again once it was marked succeeded
+    # (a crash between the LLM answer and the write may repeat a call: at-least-once delivery)
     jobs = wait_for_jobs(http, ports.api_url, job_ids, timeout=90)
     assert {job["status"] for job in jobs.values()} == {"succeeded"}
-    assert all(count == 1 for count in fake_llm.llm.stats.successes.values())
+    for i, job_id in enumerate(job_ids):
+        succeeded_at = datetime.fromisoformat(str(jobs[job_id]["updated_at"])).timestamp()
+        calls = fake_llm.llm.stats.call_times[f"{NAMES[i]} is {30 + i} years old"]
+        assert max(calls) <= succeeded_at, f"LLM called after {job_id} succeeded"
 
 
 def _wait_for_some_progress(fake_llm: FakeLLMServer, timeout: float = 30.0) -> None:

@@ -5,7 +5,8 @@ stack we ship. It extracts ``{"name", "age", "email"}`` from sentences such as
 "Jason is 25 years old" and can inject faults, either for every call (``FakeLLMConfig``) or per
 prompt with directives embedded in the user text:
 
-- ``!429`` / ``!500`` / ``!timeout`` / ``!invalid`` / ``!badjson``: fail every call for that text;
+- ``!400`` / ``!429`` / ``!500`` / ``!timeout`` / ``!invalid`` / ``!badjson``: fail every call
+  for that text (``!400``: the provider rejects the request);
 - the same with ``xN`` (``!429x2``): fail the first N calls for that text, then answer normally.
 
 Calls are counted per prompt text, so tests can prove that no job was processed twice.
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-_DIRECTIVE = re.compile(r"!(429|500|timeout|invalid|badjson)(?:x(\d+))?")
+_DIRECTIVE = re.compile(r"!(400|429|500|timeout|invalid|badjson)(?:x(\d+))?")
 _NAME_AGE = re.compile(r"\b([A-Z][a-z]+)\b[^.?!]*?\b(\d{1,3})\s*(?:years?|yrs?|y/o)\b")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 
@@ -50,6 +51,7 @@ class FakeLLMStats:
     successes: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    call_times: dict[str, list[float]] = field(default_factory=dict)
 
 
 def extract_user(text: str) -> dict[str, Any] | None:
@@ -99,6 +101,7 @@ class FakeLLM:
         with self._lock:
             self.stats.calls[text] += 1
             self.stats.requests.append(body)
+            self.stats.call_times.setdefault(text, []).append(time.time())
             outcome = self._directive_outcome(text, self.stats.calls[text])
             if outcome is None:
                 outcome = self._random_outcome()
@@ -205,7 +208,10 @@ class _Handler(BaseHTTPRequestHandler):
         outcome, text = llm.decide(body)
         if llm.config.latency_seconds:
             time.sleep(llm.config.latency_seconds)
-        if outcome == "429":
+        if outcome == "400":
+            error = {"error": {"message": "bad request", "type": "invalid_request_error"}}
+            self._send(400, error)
+        elif outcome == "429":
             headers = {"Retry-After": str(llm.config.retry_after_seconds)}
             error = {"error": {"message": "rate limited", "type": "rate_limit_error"}}
             self._send(429, error, headers)

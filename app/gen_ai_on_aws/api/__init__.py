@@ -1,0 +1,1 @@
+"""The HTTP layer: app factory, routes, dependencies, middleware and error handling."""

@@ -1,0 +1,40 @@
+"""`create_app`: wires settings, logging, routers, middleware and error handlers together."""
+
+from fastapi import FastAPI
+
+from gen_ai_on_aws import __version__
+from gen_ai_on_aws.api.auth import log_auth_mode
+from gen_ai_on_aws.api.error_handlers import install_error_handlers
+from gen_ai_on_aws.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from gen_ai_on_aws.api.routes import extraction, health, jobs
+from gen_ai_on_aws.config import get_settings
+from gen_ai_on_aws.logs import configure_logging
+
+DESCRIPTION = """\
+Extract a structured `User` from free text with an LLM, synchronously or as a queued job.
+
+Errors always have the body `{error, code, request_id, details}`; `code` is stable.
+"""
+
+
+def create_app() -> FastAPI:
+    """Build the app; loading the settings here makes bad configuration fail at start-up."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    log_auth_mode(settings)
+    app = FastAPI(
+        title="gen-ai-on-aws",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url="/redoc",
+        openapi_url="/openapi.json",
+    )
+    app.include_router(health.router)
+    app.include_router(extraction.router)
+    app.include_router(jobs.router)
+    # Added last = outermost: the request id exists before the size check answers 413.
+    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+    return app

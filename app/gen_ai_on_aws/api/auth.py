@@ -1,0 +1,42 @@
+"""API key guard: `X-API-Key` must match one of `API_KEYS`; with none configured, all is open."""
+
+import hmac
+from collections.abc import Iterable
+from typing import Annotated
+
+from fastapi import HTTPException, Security
+from fastapi.security import APIKeyHeader
+from pydantic import SecretStr
+
+from gen_ai_on_aws.api.deps import SettingsDep
+from gen_ai_on_aws.config import Settings
+from gen_ai_on_aws.logs import logger
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="One of the keys configured in API_KEYS."
+)
+
+
+def require_api_key(
+    settings: SettingsDep, api_key: Annotated[str | None, Security(api_key_header)]
+) -> None:
+    """Raise 401 unless the header matches a configured key (no keys: open, for local dev)."""
+    if not settings.api_keys:
+        return
+    if api_key is None or not matches_any_key(api_key, settings.api_keys):
+        raise HTTPException(status_code=401)  # body and code: api/errors.py
+
+
+def matches_any_key(candidate: str, keys: Iterable[SecretStr]) -> bool:
+    """Constant-time compare against every key, without stopping at the first match, so the
+    timing reveals neither a key's content nor which key matched."""
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(candidate.encode(), key.get_secret_value().encode())
+    return matched
+
+
+def log_auth_mode(settings: Settings) -> None:
+    """Said once at start-up, so an accidentally open deployment shows in its logs."""
+    if not settings.api_keys:
+        logger.warning("API_KEYS is not configured: every endpoint is open to anyone")

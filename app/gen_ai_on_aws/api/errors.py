@@ -1,0 +1,102 @@
+"""The one JSON error body: codes and messages per status, and the helpers that build it."""
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from gen_ai_on_aws.models.errors import ErrorBody, ErrorDetail
+from gen_ai_on_aws.services import errors as service_errors
+
+# status -> (code, message) for errors raised by the framework or by our guards.
+_HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("invalid_json", "The request body is not valid JSON."),
+    401: ("unauthorized", "Missing or invalid X-API-Key header."),
+    404: ("not_found", "No endpoint matches this path."),
+    405: ("method_not_allowed", "This endpoint does not support the method."),
+    413: ("payload_too_large", "The request body is larger than the limit (256 KiB)."),
+    415: ("unsupported_media_type", "Send the body as JSON with Content-Type: application/json."),
+    422: ("validation_error", "The request is invalid; see details."),
+    429: ("rate_limited", "The LLM provider is rate limiting; retry after Retry-After seconds."),
+    500: ("internal_error", "Internal error; quote the request_id when reporting it."),
+    502: (
+        "llm_rejected",
+        "The LLM provider rejected the request (a server-side configuration problem).",
+    ),
+    503: ("service_unavailable", "A dependency is unavailable; retry later."),
+}
+
+SERVICE_ERRORS: dict[type[service_errors.ServiceError], tuple[int, str, str]] = {
+    service_errors.QueueUnavailableError: (
+        503,
+        "queue_unavailable",
+        "The job queue is unavailable; no job was created. Retry later.",
+    ),
+    service_errors.StoreUnavailableError: (
+        503,
+        "store_unavailable",
+        "The job store is unavailable. Retry later.",
+    ),
+    service_errors.ExtractionFailedError: (
+        422,
+        "extraction_failed",
+        "No valid person could be extracted from the text.",
+    ),
+    service_errors.LlmRateLimitedError: (429, *_HTTP_ERRORS[429]),
+    service_errors.LlmUnavailableError: (
+        503,
+        "llm_unavailable",
+        "The LLM provider failed or timed out. Retry later.",
+    ),
+    service_errors.LlmRejectedError: (502, *_HTTP_ERRORS[502]),
+}
+
+
+class ApiError(Exception):
+    """Raised by routes and guards for an error with a specific code."""
+
+    def __init__(
+        self, status_code: int, code: str, message: str, *, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+def request_id_of(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def error_response(
+    *,
+    status_code: int,
+    code: str,
+    message: str,
+    request_id: str | None,
+    details: list[ErrorDetail] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The error body; sets X-Request-ID itself because the 500 handler runs outside our
+    middleware."""
+    body = ErrorBody(error=message, code=code, request_id=request_id, details=details)
+    all_headers = {**(headers or {}), **({"X-Request-ID": request_id} if request_id else {})}
+    return JSONResponse(body.model_dump(mode="json"), status_code=status_code, headers=all_headers)
+
+
+def http_error(status_code: int, request_id: str | None, **kwargs: Any) -> JSONResponse:
+    """The standard body for `status_code`, from `_HTTP_ERRORS`."""
+    code, message = _HTTP_ERRORS.get(status_code) or (
+        ("bad_request", "The request cannot be served.") if status_code < 500 else _HTTP_ERRORS[500]
+    )
+    return error_response(
+        status_code=status_code, code=code, message=message, request_id=request_id, **kwargs
+    )
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a route, so its schema lists every error it can answer."""
+    return {
+        status: {"model": ErrorBody, "description": _HTTP_ERRORS[status][1]} for status in statuses
+    }

@@ -1,0 +1,1 @@
+"""Services: the AWS and LLM calls behind the routes, each raising the errors in `errors`."""

@@ -1,0 +1,42 @@
+"""boto3 clients with explicit timeouts and bounded retries, created once per process."""
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient as DynamoDBClient
+    from mypy_boto3_sqs import SQSClient as SQSClient
+else:  # the stubs are a dev dependency; the Lambda package does not ship them
+    DynamoDBClient = SQSClient = Any
+
+# An API request must answer well inside API Gateway's 29 s: fail fast and let the client retry.
+AWS_CLIENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard", "total_max_attempts": 3},  # 1 call + 2 retries
+)
+
+AwsCallError = (BotoCoreError, ClientError)
+
+
+@lru_cache(maxsize=4)
+def create_sqs_client(region_name: str | None) -> SQSClient:
+    """One SQS client per region; AWS_ENDPOINT_URL (moto, devstack) is honoured by botocore."""
+    return boto3.client("sqs", region_name=region_name, config=AWS_CLIENT_CONFIG)
+
+
+@lru_cache(maxsize=4)
+def create_dynamodb_client(region_name: str | None) -> DynamoDBClient:
+    """One DynamoDB client per region, configured like the SQS one."""
+    return boto3.client("dynamodb", region_name=region_name, config=AWS_CLIENT_CONFIG)
+
+
+def describe_aws_error(exc: Exception) -> str:
+    """The AWS error code (or exception name) only: enough to act on, never request data."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
+    return type(exc).__name__

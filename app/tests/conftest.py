@@ -1,0 +1,176 @@
+"""App test fixtures: the API's environment over the shared moto stack and fake LLM.
+
+`aws`, `aws_env` and `fake_llm` come from `devstack.testing` (loaded by the root conftest).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from devstack.fake_llm import FakeLLMServer
+from devstack.resources import StackResources
+from gen_ai_on_aws.api.app import create_app
+from gen_ai_on_aws.config import Settings, get_settings
+from gen_ai_on_aws.logs import logger
+from gen_ai_on_aws.services.aws import create_dynamodb_client, create_sqs_client
+
+TEST_LLM_API_KEY = "sk-test-not-a-real-key"
+
+
+def _clear_caches() -> None:
+    get_settings.cache_clear()
+    create_sqs_client.cache_clear()
+    create_dynamodb_client.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts like a cold start: no cached settings or clients, no stray settings."""
+    for name in Settings.model_fields.keys() - {"aws_region"}:  # region: see `aws_env`
+        monkeypatch.delenv(name.upper(), raising=False)
+    _clear_caches()
+    yield
+    _clear_caches()
+
+
+@pytest.fixture
+def api_env(
+    monkeypatch: pytest.MonkeyPatch, aws: StackResources, fake_llm: FakeLLMServer
+) -> StackResources:
+    """The API configured like the deployed stack, against moto and the fake LLM."""
+    settings = {
+        "QUEUE_URL": aws.queue_url,
+        "JOBS_TABLE_NAME": aws.table_name,
+        "LLM_MODEL": "openai/fake-model",
+        "LLM_API_BASE": fake_llm.base_url,
+        "LLM_API_KEY": TEST_LLM_API_KEY,
+        "LLM_TIMEOUT_SECONDS": "0.5",
+        "LLM_MAX_RETRIES": "1",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    return aws
+
+
+@pytest.fixture
+def app(api_env: StackResources) -> FastAPI:
+    return create_app()
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+# A closed local port: any AWS or LLM call an offline test did not expect fails at once.
+UNREACHABLE = "http://127.0.0.1:9"
+
+
+@pytest.fixture
+def offline_app(monkeypatch: pytest.MonkeyPatch, aws_env: None) -> FastAPI:
+    """The app for tests of the HTTP layer alone (routing, errors, ids, docs): no moto stack,
+    which keeps them fast."""
+    monkeypatch.setenv("QUEUE_URL", f"{UNREACHABLE}/123456789012/jobs")
+    monkeypatch.setenv("JOBS_TABLE_NAME", "jobs")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", UNREACHABLE)
+    monkeypatch.setenv("LLM_API_BASE", f"{UNREACHABLE}/v1")
+    return create_app()
+
+
+@pytest.fixture
+def offline_client(offline_app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(offline_app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+class CapturedLogs:
+    """Everything our logger wrote during a test, as parsed JSON lines."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stream.getvalue().splitlines() if line]
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    def with_message(self, message: str) -> list[dict[str, Any]]:
+        return [line for line in self.lines if line["message"] == message]
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[CapturedLogs]:
+    """Our Powertools logger's JSON lines, captured with its own formatter."""
+    captured = CapturedLogs()
+    handler = logging.StreamHandler(captured.stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    yield captured
+    logging.getLogger(logger.name).removeHandler(handler)
+
+
+class _RejectingHandler(BaseHTTPRequestHandler):
+    """Answers every call like a provider refusing a bad key, quoting the key it was sent."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        body = json.dumps(
+            {
+                "error": {
+                    "message": f"Incorrect API key provided: {key}",
+                    "type": "invalid_request_error",
+                }
+            }
+        ).encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests assert on responses, not on stderr."""
+
+
+@pytest.fixture(scope="session")
+def rejecting_llm_url() -> Iterator[str]:
+    """Base URL of an OpenAI-compatible server that answers 401 to everything (the shared fake
+    LLM has no 4xx-other-than-429 fault)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RejectingHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def reconfigure(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Change settings mid-test, as a new cold start would see them."""
+
+    def apply(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    return apply

@@ -1,0 +1,134 @@
+"""GET /jobs/{job_id}: status, result or error; 404 when unknown or expired."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from uuid import uuid4
+
+import boto3
+import pytest
+from fastapi.testclient import TestClient
+
+from devstack.resources import StackResources
+from gen_ai_on_aws.api.deps import get_dynamodb_client
+
+
+def put_job(table_name: str, job_id: str, status: str, **extra: dict[str, Any]) -> None:
+    item = {
+        "job_id": {"S": job_id},
+        "status": {"S": status},
+        "task": {"S": "extract_user"},
+        "created_at": {"S": "2026-11-23T14:45:00.123456Z"},
+        "updated_at": {"S": "2026-11-23T14:45:02.5Z"},
+        "attempts": {"N": "1"},
+        "expires_at": {"N": str(int(time.time()) + 3600)},
+        "lease_owner": {"S": "worker-attempt-1"},
+        **extra,
+    }
+    boto3.client("dynamodb", region_name="us-east-1").put_item(TableName=table_name, Item=item)
+
+
+class ExplodingDynamoDB:
+    """Stands in for the client when a test must prove DynamoDB is never called."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"DynamoDB must not be called ({name})")
+
+
+def test_running_job_shows_status_without_result(
+    client: TestClient, api_env: StackResources
+) -> None:
+    job_id = str(uuid4())
+    put_job(api_env.table_name, job_id, "running")
+
+    response = client.get(f"/jobs/{job_id}")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "job_id": job_id,
+        "status": "running",
+        "task": "extract_user",
+        "created_at": "2026-11-23T14:45:00.123456Z",
+        "updated_at": "2026-11-23T14:45:02.500000Z",
+        "attempts": 1,
+        "result": None,
+        "error": None,
+    }
+
+
+def test_succeeded_job_returns_the_parsed_result(
+    client: TestClient, api_env: StackResources
+) -> None:
+    job_id = str(uuid4())
+    result = {"name": "Jason", "age": 25, "email": None}
+    put_job(api_env.table_name, job_id, "succeeded", result={"S": json.dumps(result)})
+
+    body = client.get(f"/jobs/{job_id}").json()
+
+    assert (body["status"], body["result"], body["error"]) == ("succeeded", result, None)
+
+
+def test_failed_job_returns_the_error(client: TestClient, api_env: StackResources) -> None:
+    job_id = str(uuid4())
+    error = {"M": {"code": {"S": "extraction_failed"}, "message": {"S": "no valid person"}}}
+    put_job(api_env.table_name, job_id, "failed", error=error)
+
+    body = client.get(f"/jobs/{job_id}").json()
+
+    assert body["status"] == "failed"
+    assert body["error"] == {"code": "extraction_failed", "message": "no valid person"}
+
+
+def test_unknown_job_returns_404_job_not_found(client: TestClient) -> None:
+    response = client.get(f"/jobs/{uuid4()}")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "job_not_found"
+
+
+def test_expired_job_returns_404_although_dynamodb_still_has_it(
+    client: TestClient, api_env: StackResources
+) -> None:
+    job_id = str(uuid4())
+    put_job(api_env.table_name, job_id, "succeeded", expires_at={"N": str(int(time.time()) - 1)})
+
+    response = client.get(f"/jobs/{job_id}")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "job_not_found"
+
+
+@pytest.mark.parametrize(
+    "job_id",
+    [
+        "not-a-uuid",
+        "0B6E7C1E-2F7A-4C1E-9A55-3F0E2D9F5B10",
+        "0b6e7c1e2f7a4c1e9a553f0e2d9f5b10",
+        "0b6e7c1e-2f7a-4c1e-9a55-3f0e2d9f5b10-extra",
+        "%00",
+    ],
+)
+def test_malformed_job_id_returns_422_without_calling_dynamodb(
+    client: TestClient, job_id: str
+) -> None:
+    client.app.dependency_overrides[get_dynamodb_client] = ExplodingDynamoDB  # type: ignore[attr-defined]
+
+    response = client.get(f"/jobs/{job_id}")
+
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert [(d["location"], d["field"]) for d in body["details"]] == [("path", "job_id")]
+
+
+def test_store_failure_returns_503_store_unavailable(
+    client: TestClient, api_env: StackResources
+) -> None:
+    boto3.client("dynamodb", region_name="us-east-1").delete_table(TableName=api_env.table_name)
+
+    response = client.get(f"/jobs/{uuid4()}")
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "store_unavailable"

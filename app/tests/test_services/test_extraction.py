@@ -1,0 +1,168 @@
+"""extract_user against the fake LLM: real litellm + instructor, every failure classified."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import instructor
+import pytest
+
+from devstack.fake_llm import FakeLLMServer
+from gen_ai_on_aws.config import Settings
+from gen_ai_on_aws.services.errors import (
+    ExtractionFailedError,
+    LlmRateLimitedError,
+    LlmRejectedError,
+    LlmUnavailableError,
+)
+from gen_ai_on_aws.services.extraction import SYSTEM_PROMPT, extract_user, resolve_mode
+
+# anyio's pytest plugin (installed with anyio) runs the async tests on asyncio.
+pytestmark = pytest.mark.anyio
+
+JASON = "Jason is 25 years old, write to jason@example.com"
+
+
+def build_settings(api_base: str | None, **overrides: Any) -> Settings:
+    fields: dict[str, Any] = {
+        "queue_url": "unused",
+        "jobs_table_name": "unused",
+        "llm_model": "openai/fake-model",
+        "llm_api_base": api_base,
+        "llm_api_key": "sk-test-not-a-real-key",
+        "llm_timeout_seconds": 0.5,
+        "llm_max_retries": 1,
+    }
+    return Settings(**(fields | overrides))
+
+
+@pytest.mark.parametrize(
+    ("api_base", "mode", "expected"),
+    [
+        (None, None, instructor.Mode.TOOLS),
+        ("http://127.0.0.1:8080/v1", None, instructor.Mode.JSON_SCHEMA),
+        ("http://127.0.0.1:8080/v1", "TOOLS", instructor.Mode.TOOLS),
+        (None, "MD_JSON", instructor.Mode.MD_JSON),
+    ],
+)
+def test_resolve_mode_defaults_by_provider_and_honours_llm_mode(
+    api_base: str | None, mode: str | None, expected: instructor.Mode
+) -> None:
+    assert resolve_mode(build_settings(api_base, llm_mode=mode)) == expected
+
+
+@pytest.mark.parametrize("mode", ["TOOLS", "JSON_SCHEMA", "JSON", "MD_JSON"])
+async def test_extracts_a_user_in_every_supported_mode(fake_llm: FakeLLMServer, mode: str) -> None:
+    user = await extract_user(text=JASON, settings=build_settings(fake_llm.base_url, llm_mode=mode))
+
+    assert (user.name, user.age, user.email) == ("Jason", 25, "jason@example.com")
+
+
+async def test_tools_mode_sends_tools_and_reads_the_tool_call(fake_llm: FakeLLMServer) -> None:
+    await extract_user(text=JASON, settings=build_settings(fake_llm.base_url, llm_mode="TOOLS"))
+
+    [request] = fake_llm.llm.stats.requests
+    assert request["tools"][0]["function"]["name"]
+
+
+async def test_sends_examples_in_the_system_message_and_the_text_as_first_user_message(
+    fake_llm: FakeLLMServer,
+) -> None:
+    await extract_user(text=JASON, settings=build_settings(fake_llm.base_url))
+
+    [request] = fake_llm.llm.stats.requests
+    system, user = request["messages"][:2]
+    assert system["role"] == "system"
+    assert system["content"].startswith(SYSTEM_PROMPT)
+    assert user == {"role": "user", "content": JASON}
+    assert request["model"] == "fake-model"
+
+
+async def test_text_without_a_person_fails_extraction_after_validation_retries(
+    fake_llm: FakeLLMServer,
+) -> None:
+    text = "The weather is nice today."
+
+    with pytest.raises(ExtractionFailedError):
+        await extract_user(text=text, settings=build_settings(fake_llm.base_url))
+
+    assert fake_llm.llm.stats.calls[text] == 2  # first answer + LLM_MAX_RETRIES=1 re-ask
+
+
+@pytest.mark.parametrize("directive", ["!invalid", "!badjson"])
+async def test_output_that_never_validates_fails_extraction(
+    fake_llm: FakeLLMServer, directive: str
+) -> None:
+    with pytest.raises(ExtractionFailedError):
+        await extract_user(text=f"{directive} {JASON}", settings=build_settings(fake_llm.base_url))
+
+
+async def test_invalid_output_is_re_asked_and_then_accepted(fake_llm: FakeLLMServer) -> None:
+    text = f"!invalidx1 {JASON}"
+
+    user = await extract_user(text=text, settings=build_settings(fake_llm.base_url))
+
+    assert user.name == "Jason"
+    assert fake_llm.llm.stats.calls[text] == 2
+
+
+async def test_rate_limit_carries_the_providers_retry_after(fake_llm: FakeLLMServer) -> None:
+    fake_llm.llm.config.retry_after_seconds = 0  # keep the SDK's own retry wait short
+
+    with pytest.raises(LlmRateLimitedError) as exc:
+        await extract_user(text=f"!429 {JASON}", settings=build_settings(fake_llm.base_url))
+
+    assert exc.value.retry_after == "0"
+
+
+async def test_provider_5xx_is_unavailable_after_bounded_retries(fake_llm: FakeLLMServer) -> None:
+    text = f"!500 {JASON}"
+
+    with pytest.raises(LlmUnavailableError, match="HTTP 500"):
+        await extract_user(text=text, settings=build_settings(fake_llm.base_url))
+
+    # num_retries=1: one retry in the OpenAI SDK, one in litellm's wrapper; never more.
+    assert fake_llm.llm.stats.calls[text] == 3
+
+
+async def test_transient_provider_error_is_retried_in_process(fake_llm: FakeLLMServer) -> None:
+    text = f"!500x1 {JASON}"
+
+    user = await extract_user(text=text, settings=build_settings(fake_llm.base_url))
+
+    assert user.age == 25
+    assert fake_llm.llm.stats.calls[text] == 2
+
+
+async def test_provider_timeout_is_unavailable(fake_llm: FakeLLMServer) -> None:
+    fake_llm.llm.config.timeout_sleep_seconds = 1.0
+
+    with pytest.raises(LlmUnavailableError, match="timed out"):
+        await extract_user(
+            text=f"!timeout {JASON}",
+            settings=build_settings(fake_llm.base_url, llm_timeout_seconds=0.2),
+        )
+
+
+async def test_deadline_bounds_all_attempts_together(fake_llm: FakeLLMServer) -> None:
+    fake_llm.llm.config.latency_seconds = 0.5
+    settings = build_settings(
+        fake_llm.base_url, llm_timeout_seconds=5, extract_deadline_seconds=0.2
+    )
+
+    with pytest.raises(LlmUnavailableError, match="deadline"):
+        await extract_user(text=JASON, settings=settings)
+
+
+async def test_unreachable_provider_is_unavailable() -> None:
+    settings = build_settings("http://127.0.0.1:9/v1", llm_timeout_seconds=0.5)
+
+    with pytest.raises(LlmUnavailableError):
+        await extract_user(text=JASON, settings=settings)
+
+
+async def test_provider_refusal_is_rejected_without_its_message(rejecting_llm_url: str) -> None:
+    with pytest.raises(LlmRejectedError) as exc:
+        await extract_user(text=JASON, settings=build_settings(rejecting_llm_url))
+
+    assert str(exc.value) == "the provider rejected the request with HTTP 401"

@@ -1,0 +1,104 @@
+"""submit_job: record first, then enqueue; a failed enqueue leaves no orphan job."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+
+from devstack.resources import StackResources
+from gen_ai_on_aws.services.aws import create_dynamodb_client, create_sqs_client
+from gen_ai_on_aws.services.errors import QueueUnavailableError, StoreUnavailableError
+from gen_ai_on_aws.services.job_submission import submit_job
+from gen_ai_on_aws.services.jobs_repository import JobsRepository
+from gen_ai_on_aws.services.queue_service import QueueService
+
+NOW = datetime(2026, 11, 23, 14, 45, tzinfo=UTC)
+
+
+def build_jobs(table_name: str) -> JobsRepository:
+    return JobsRepository(
+        client=create_dynamodb_client("us-east-1"), table_name=table_name, ttl_seconds=60
+    )
+
+
+def build_queue(queue_url: str) -> QueueService:
+    return QueueService(client=create_sqs_client("us-east-1"), queue_url=queue_url)
+
+
+def table_items(table_name: str) -> list[dict[str, Any]]:
+    return boto3.client("dynamodb", region_name="us-east-1").scan(TableName=table_name)["Items"]
+
+
+def queued_bodies(queue_url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(message["Body"]) for message in messages]
+
+
+def submit(jobs: JobsRepository, queue: QueueService) -> str:
+    return submit_job(
+        jobs=jobs,
+        queue=queue,
+        task="extract_user",
+        payload={"text": "Jason is 25 years old"},
+        request_id="req-1",
+        now=NOW,
+    )
+
+
+def test_submit_job_records_then_enqueues_the_same_job(aws: StackResources) -> None:
+    job_id = submit(build_jobs(aws.table_name), build_queue(aws.queue_url))
+
+    [item] = table_items(aws.table_name)
+    [body] = queued_bodies(aws.queue_url)
+    assert item["job_id"] == {"S": job_id}
+    assert item["status"] == {"S": "queued"}
+    assert body == {
+        "version": 1,
+        "job_id": job_id,
+        "task": "extract_user",
+        "payload": {"text": "Jason is 25 years old"},
+        "submitted_at": "2026-11-23T14:45:00Z",
+        "request_id": "req-1",
+    }
+
+
+def test_failed_enqueue_deletes_the_job_and_reraises(aws: StackResources) -> None:
+    with pytest.raises(QueueUnavailableError):
+        submit(build_jobs(aws.table_name), build_queue(aws.queue_url + "-missing"))
+
+    assert table_items(aws.table_name) == []
+
+
+def test_failed_record_sends_no_message(aws: StackResources) -> None:
+    with pytest.raises(StoreUnavailableError):
+        submit(build_jobs("no-such-table"), build_queue(aws.queue_url))
+
+    assert queued_bodies(aws.queue_url) == []
+
+
+class TableGoneAfterPut(JobsRepository):
+    """A store that accepts the write, then fails the clean-up (the table went away)."""
+
+    def delete_queued_job(self, *, job_id: str) -> None:
+        raise StoreUnavailableError("DeleteItem failed: ResourceNotFoundException")
+
+
+def test_failed_cleanup_still_reports_the_queue_error_and_logs_the_job(
+    aws: StackResources, captured_logs: Any
+) -> None:
+    jobs = TableGoneAfterPut(
+        client=create_dynamodb_client("us-east-1"), table_name=aws.table_name, ttl_seconds=60
+    )
+
+    with pytest.raises(QueueUnavailableError):
+        submit(jobs, build_queue(aws.queue_url + "-missing"))
+
+    [item] = table_items(aws.table_name)
+    [line] = captured_logs.with_message("could not remove the unqueued job")
+    assert line["job_id"] == item["job_id"]["S"]
+    assert line["level"] == "ERROR"

@@ -1,0 +1,105 @@
+"""QueueService: what lands on the queue, and how SQS failures surface."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from devstack.resources import StackResources
+from gen_ai_on_aws.api.deps import get_dynamodb_client, get_sqs_client
+from gen_ai_on_aws.config import Settings
+from gen_ai_on_aws.models.queue import QueueMessage
+from gen_ai_on_aws.models.request import MAX_TEXT_CHARS
+from gen_ai_on_aws.services.aws import create_sqs_client
+from gen_ai_on_aws.services.errors import QueueUnavailableError
+from gen_ai_on_aws.services.queue_service import QueueService
+
+
+def build_message(text: str = "Jason is 25 years old") -> QueueMessage:
+    return QueueMessage(
+        job_id=str(uuid4()),
+        task="extract_user",
+        payload={"text": text},
+        submitted_at=datetime.now(UTC),
+        request_id="req-1",
+    )
+
+
+def receive_bodies(queue_url: str) -> list[str]:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+    return [message["Body"] for message in response.get("Messages", [])]
+
+
+def test_send_message_puts_the_envelope_json_on_the_queue(aws: StackResources) -> None:
+    service = QueueService(client=create_sqs_client("us-east-1"), queue_url=aws.queue_url)
+    message = build_message()
+
+    message_id = service.send_message(message=message)
+
+    assert message_id
+    [body] = receive_bodies(aws.queue_url)
+    assert body == message.model_dump_json()
+    assert QueueMessage.model_validate_json(body) == message
+
+
+def test_send_message_keeps_non_ascii_text_unescaped(aws: StackResources) -> None:
+    service = QueueService(client=create_sqs_client("us-east-1"), queue_url=aws.queue_url)
+
+    service.send_message(message=build_message("Zoë a 25 ans"))
+
+    [body] = receive_bodies(aws.queue_url)
+    assert json.loads(body)["payload"]["text"] == "Zoë a 25 ans"
+    assert "Zoë" in body
+
+
+def test_sqs_accepts_the_worst_case_message(aws: StackResources) -> None:
+    # Control characters are the worst case: each becomes a 6-byte \u00XX escape.
+    service = QueueService(client=create_sqs_client("us-east-1"), queue_url=aws.queue_url)
+
+    service.send_message(message=build_message("\x01" * MAX_TEXT_CHARS))
+
+    [body] = receive_bodies(aws.queue_url)
+    assert len(json.loads(body)["payload"]["text"]) == MAX_TEXT_CHARS
+
+
+def test_missing_queue_raises_queue_unavailable(aws: StackResources) -> None:
+    missing_url = aws.queue_url + "-missing"
+    service = QueueService(client=create_sqs_client("us-east-1"), queue_url=missing_url)
+
+    with pytest.raises(QueueUnavailableError, match=r"QueueDoesNotExist|NonExistentQueue"):
+        service.send_message(message=build_message())
+
+
+def test_clients_have_timeouts_and_bounded_retries(aws: StackResources) -> None:
+    config: Any = create_sqs_client("us-east-1").meta.config  # botocore's Config is untyped
+
+    assert (config.connect_timeout, config.read_timeout) == (2, 5)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 3}
+
+
+def test_dependencies_reuse_one_client_per_region(aws: StackResources) -> None:
+    settings = Settings(queue_url=aws.queue_url, jobs_table_name=aws.table_name)
+
+    assert get_sqs_client(settings) is get_sqs_client(settings)
+    assert get_dynamodb_client(settings) is get_dynamodb_client(settings)
+    assert create_sqs_client("us-east-1") is not create_sqs_client("eu-west-1")
+
+
+def test_unreachable_sqs_raises_queue_unavailable(aws_env: None) -> None:
+    client = boto3.client(
+        "sqs",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",  # nothing listens there
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    service = QueueService(client=client, queue_url="http://127.0.0.1:9/123456789012/jobs")
+
+    with pytest.raises(QueueUnavailableError, match="EndpointConnectionError"):
+        service.send_message(message=build_message())

@@ -1,0 +1,1 @@
+"""Typed shapes the worker reads and writes: the queue envelope and the tasks' models."""

@@ -1,0 +1,73 @@
+"""The worker's long-lived collaborators, built once per process and injectable in tests."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+from worker.config import Settings, get_settings
+from worker.log import configure_logging
+from worker.services.jobs import JobStore
+from worker.services.llm import LlmGateway
+from worker.services.loop import SharedLoop, shared_loop
+from worker.services.tracing import Tracing
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_sqs.client import SQSClient
+
+# Every AWS call is bounded: short timeouts and a few standard-mode retries (with jitter and
+# throttling back-off); what still fails is retried by SQS.
+AWS_CLIENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard", "total_max_attempts": 3},  # 1 call + 2 retries
+    max_pool_connections=50,
+)
+
+
+@dataclass(frozen=True)
+class Worker:
+    """Everything an invocation needs besides its event and context."""
+
+    settings: Settings
+    jobs: JobStore
+    sqs: SQSClient
+    llm: LlmGateway
+    tracing: Tracing
+    loop: SharedLoop
+
+
+def build_worker(
+    settings: Settings,
+    *,
+    dynamodb: DynamoDBClient | None = None,
+    sqs: SQSClient | None = None,
+    loop: SharedLoop = shared_loop,
+) -> Worker:
+    """Wire the worker; pass clients to use fakes or moto-backed ones."""
+    # AWS_REGION is what Lambda sets; boto3 itself only reads AWS_DEFAULT_REGION.
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    dynamodb = dynamodb or boto3.client("dynamodb", region_name=region, config=AWS_CLIENT_CONFIG)
+    jobs = JobStore(dynamodb, settings.jobs_table_name, ttl_seconds=settings.job_ttl_seconds)
+    return Worker(
+        settings=settings,
+        jobs=jobs,
+        sqs=sqs or boto3.client("sqs", region_name=region, config=AWS_CLIENT_CONFIG),
+        llm=LlmGateway(settings),
+        tracing=Tracing.from_settings(settings),
+        loop=loop,
+    )
+
+
+@cache
+def get_worker() -> Worker:
+    """The process's worker, built on the first invocation (cold start)."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return build_worker(settings)

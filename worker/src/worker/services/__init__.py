@@ -1,0 +1,1 @@
+"""The worker's services: job store, LLM gateway, tracing, metrics and the record processor."""

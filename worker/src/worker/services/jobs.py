@@ -1,0 +1,164 @@
+"""Job record transitions in DynamoDB, each a conditional write (docs/contracts.md).
+
+The conditions are the concurrency control: two deliveries of one job can never both hold the
+claim, and nothing moves a finished job.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from worker.models.job import Claim, ClaimOutcome, JobRef
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+_CLAIMABLE = (
+    "attribute_not_exists(job_id) OR #status = :queued"
+    " OR (#status = :running AND #lease_expires_at < :now)"
+)
+_HELD_BY_ME = "#status = :running AND #lease_owner = :owner"
+_NAMES = {
+    "#status": "status",
+    "#lease_owner": "lease_owner",
+    "#lease_expires_at": "lease_expires_at",
+}
+
+
+def rfc3339(moment: float) -> str:
+    """RFC 3339 in UTC with a `Z`, the form both Lambdas write."""
+    stamp = datetime.fromtimestamp(moment, UTC).isoformat(timespec="microseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def _s(value: str) -> dict[str, Any]:
+    return {"S": value}
+
+
+def _n(value: float) -> dict[str, Any]:
+    return {"N": str(value)}
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"M": {"code": _s(code), "message": _s(message)}}
+
+
+class JobStore:
+    """Claim, finish and release jobs; ``clock`` is injectable so tests can expire leases."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        ttl_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._ttl = ttl_seconds
+        self._clock = clock
+
+    def claim(self, job: JobRef, *, lease_expires_at: float) -> Claim:
+        """Take the job if it is new, queued, or held by an expired lease; count the attempt."""
+        update, values = _claim_update(job, self._clock(), lease_expires_at, self._ttl)
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"job_id": _s(job.job_id)},
+                UpdateExpression=update,
+                ConditionExpression=_CLAIMABLE,
+                ExpressionAttributeNames={**_NAMES, "#task": "task"},
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            return _claim_refused(exc)
+        return Claim(ClaimOutcome.CLAIMED, attempts=int(response["Attributes"]["attempts"]["N"]))
+
+    def succeed(self, job: JobRef, *, result_json: str) -> bool:
+        """Store the result; False when this attempt no longer holds the job."""
+        return self._finish(job, "succeeded", "result", _s(result_json))
+
+    def fail(self, job: JobRef, *, code: str, message: str) -> bool:
+        """Mark the job failed for good with ``{code, message}``."""
+        return self._finish(job, "failed", "error", _error(code, message))
+
+    def release(self, job: JobRef, *, code: str, message: str) -> bool:
+        """Back to ``queued`` after a retryable error, so the next delivery can start at once."""
+        return self._finish(job, "queued", "last_error", _error(code, message))
+
+    def _finish(self, job: JobRef, status: str, field: str, value: dict[str, Any]) -> bool:
+        """Move a job we hold to ``status`` with ``field`` set, dropping our lease."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"job_id": _s(job.job_id)},
+                UpdateExpression="SET #field = :value, #status = :new_status,"
+                " updated_at = :stamp REMOVE #lease_owner, #lease_expires_at",
+                ConditionExpression=_HELD_BY_ME,
+                ExpressionAttributeNames={**_NAMES, "#field": field},
+                ExpressionAttributeValues={
+                    ":value": value,
+                    ":new_status": _s(status),
+                    ":stamp": _s(rfc3339(self._clock())),
+                    ":running": _s("running"),
+                    ":owner": _s(job.owner),
+                },
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+
+def _claim_update(
+    job: JobRef, now: float, lease_expires_at: float, ttl_seconds: int
+) -> tuple[str, dict[str, Any]]:
+    """The claim's UpdateExpression; creation fields only apply when the API's record is gone."""
+    values = {
+        ":queued": _s("queued"),
+        ":running": _s("running"),
+        ":now": _n(math.floor(now)),
+        ":owner": _s(job.owner),
+        ":lease": _n(math.ceil(lease_expires_at)),
+        ":stamp": _s(rfc3339(now)),
+        ":task": _s(job.task),
+        ":expires": _n(math.floor(now) + ttl_seconds),
+        ":zero": _n(0),
+        ":one": _n(1),
+    }
+    update = (
+        "SET #status = :running, #lease_owner = :owner, #lease_expires_at = :lease,"
+        " updated_at = :stamp, attempts = if_not_exists(attempts, :zero) + :one,"
+        " #task = if_not_exists(#task, :task), created_at = if_not_exists(created_at, :stamp),"
+        " expires_at = if_not_exists(expires_at, :expires)"
+    )
+    if job.request_id is not None:
+        values[":request_id"] = _s(job.request_id)
+        update += ", request_id = if_not_exists(request_id, :request_id)"
+    return update, values
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _claim_refused(exc: ClientError) -> Claim:
+    """Why the claim failed: the job finished (ack the duplicate) or another attempt holds it."""
+    if not _is_condition_failure(exc):
+        raise exc
+    item: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
+    status = item.get("status", {}).get("S")
+    if status in ("running", "queued", None):
+        lease = item.get("lease_expires_at", {}).get("N")
+        return Claim(ClaimOutcome.BUSY, status=status, lease_expires_at=float(lease or 0))
+    return Claim(ClaimOutcome.FINISHED, status=status)

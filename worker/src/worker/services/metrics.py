@@ -1,0 +1,57 @@
+"""CloudWatch metrics (Powertools EMF) for one invocation.
+
+EphemeralMetrics keeps its own metric set, so two invocations sharing a process (devstack,
+tests) never flush each other's numbers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from worker.log import SERVICE_NAME
+
+
+class JobMetrics:
+    """Counters and timings named in worker/README.md; ``flush`` prints one EMF blob."""
+
+    def __init__(self, namespace: str) -> None:
+        self._metrics = EphemeralMetrics(namespace=namespace, service=SERVICE_NAME)
+
+    def succeeded(self) -> None:
+        self._metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=1)
+
+    def failed(self) -> None:
+        self._metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
+
+    def retried(self) -> None:
+        self._metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=1)
+
+    def rejected(self) -> None:
+        self._metrics.add_metric(name="MessagesRejected", unit=MetricUnit.Count, value=1)
+
+    def duplicate(self) -> None:
+        self._metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
+
+    def queue_wait(self, submitted_at: datetime) -> None:
+        waited = (datetime.now(UTC) - submitted_at).total_seconds() * 1000
+        self._metrics.add_metric(
+            name="QueueWait", unit=MetricUnit.Milliseconds, value=max(waited, 0.0)
+        )
+
+    def llm_call(
+        self, *, latency_seconds: float, prompt_tokens: int, completion_tokens: int
+    ) -> None:
+        self._metrics.add_metric(
+            name="LlmLatency", unit=MetricUnit.Milliseconds, value=latency_seconds * 1000
+        )
+        self._metrics.add_metric(name="PromptTokens", unit=MetricUnit.Count, value=prompt_tokens)
+        self._metrics.add_metric(
+            name="CompletionTokens", unit=MetricUnit.Count, value=completion_tokens
+        )
+
+    def flush(self) -> None:
+        """Print the EMF blob (CloudWatch reads it from the log); nothing when no metric."""
+        if self._metrics.metric_set:
+            self._metrics.flush_metrics()

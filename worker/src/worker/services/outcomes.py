@@ -1,0 +1,143 @@
+"""Record what became of a delivery: the job transition, one log line, a metric, the visibility.
+
+Returning acknowledges the SQS record; raising RecordRetry lists it in ``batchItemFailures``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, NoReturn
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel
+
+from worker.errors import ErrorCode, JobError, RecordRetry, RejectedMessageError
+from worker.log import logger
+from worker.models.job import Claim, JobRef
+from worker.services.backoff import lease_wait_seconds, retry_delay_seconds
+from worker.services.failures import classify
+from worker.services.invocation import Invocation
+from worker.services.messages import Delivery
+from worker.services.tracing import JobTrace
+
+_AWS_ERRORS = (ClientError, BotoCoreError)
+
+
+def log_keys(delivery: Delivery, job: JobRef | None = None) -> dict[str, Any]:
+    """Identifiers for a log line about this delivery: never the body, text or result."""
+    keys: dict[str, Any] = {"message_id": delivery.message_id}
+    keys["receive_count"] = delivery.receive_count
+    if job is not None:
+        keys.update(job_id=job.job_id, request_id=job.request_id, task=job.task)
+    return keys
+
+
+class Outcomes:
+    """Settles deliveries for one invocation."""
+
+    def __init__(self, invocation: Invocation) -> None:
+        self._run = invocation
+        self._worker = invocation.worker
+
+    async def succeeded(
+        self, job: JobRef, delivery: Delivery, output: BaseModel, trace: JobTrace
+    ) -> str:
+        try:
+            stored = await asyncio.to_thread(
+                self._worker.jobs.succeed, job, result_json=output.model_dump_json()
+            )
+        except _AWS_ERRORS as exc:
+            return await self.failed(job, delivery, classify(exc), trace)
+        if not stored:
+            # A takeover after our lease expired: the other attempt owns the job now.
+            logger.warning("lease lost; result discarded", extra=log_keys(delivery, job))
+            trace.outcome(status="lease_lost")
+            return "lease_lost"
+        self._run.metrics.succeeded()
+        trace.outcome(status="succeeded")
+        logger.info("job succeeded", extra=log_keys(delivery, job))
+        return "succeeded"
+
+    async def failed(
+        self, job: JobRef, delivery: Delivery, error: JobError, trace: JobTrace
+    ) -> str:
+        """Terminal: fail, ack. Retryable: release, redeliver; give up on the last receive."""
+        if not error.retryable:
+            await self._fail(job, delivery, error.code, error.message, trace)
+            return "failed"
+        if delivery.receive_count >= self._worker.settings.queue_max_receive_count:
+            message = (
+                f"gave up after {delivery.receive_count} deliveries;"
+                f" last error {error.code}: {error.message}"
+            )
+            await self._fail(job, delivery, ErrorCode.RETRIES_EXHAUSTED, message, trace)
+            raise RecordRetry(
+                ErrorCode.RETRIES_EXHAUSTED
+            )  # still reported: SQS moves it to the DLQ
+        trace.outcome(status="queued", error_code=error.code)
+        try:
+            await asyncio.to_thread(
+                self._worker.jobs.release, job, code=error.code, message=error.message
+            )
+        except _AWS_ERRORS:
+            logger.warning(
+                "claim not released; it ends with the lease", extra=log_keys(delivery, job)
+            )
+        await self.redeliver(delivery, error, job=job)
+
+    def rejected(self, delivery: Delivery, rejected: RejectedMessageError) -> str:
+        """A message that is not a runnable job and whose job cannot be (or is already) settled."""
+        keys = {**log_keys(delivery), "job_id": rejected.job_id, "error_code": rejected.code}
+        logger.error("message rejected and acknowledged", extra=keys)
+        self._run.metrics.rejected()
+        return "rejected"
+
+    def duplicate(self, job: JobRef, delivery: Delivery, claim: Claim) -> str:
+        keys = {**log_keys(delivery, job), "status": claim.status}
+        logger.info("job already finished; duplicate delivery acknowledged", extra=keys)
+        self._run.metrics.duplicate()
+        return "duplicate"
+
+    async def busy(self, job: JobRef, delivery: Delivery, claim: Claim) -> NoReturn:
+        """Never ack: the holder may still crash. Come back when its lease ends."""
+        delay = lease_wait_seconds(claim.lease_expires_at or 0.0, now=time.time())
+        keys = {**log_keys(delivery, job), "retry_in_seconds": delay}
+        logger.info("job held by another live attempt; retrying later", extra=keys)
+        await self._set_visibility(delivery, delay, keys)
+        raise RecordRetry(ErrorCode.JOB_BUSY)
+
+    async def redeliver(
+        self, delivery: Delivery, error: JobError, *, job: JobRef | None
+    ) -> NoReturn:
+        delay = retry_delay_seconds(error, receive_count=delivery.receive_count)
+        keys = {**log_keys(delivery, job), "error_code": error.code, "retry_in_seconds": delay}
+        logger.warning("retryable failure; message will be redelivered", extra=keys)
+        self._run.metrics.retried()
+        await self._set_visibility(delivery, delay, keys)
+        raise RecordRetry(error.code)
+
+    async def _fail(
+        self, job: JobRef, delivery: Delivery, code: ErrorCode, message: str, trace: JobTrace
+    ) -> None:
+        keys = {**log_keys(delivery, job), "error_code": code}
+        try:
+            await asyncio.to_thread(self._worker.jobs.fail, job, code=code, message=message)
+        except _AWS_ERRORS as exc:
+            # Acking now would leave the job running with nobody to finish it.
+            logger.error("failure not recorded; message will be redelivered", extra=keys)
+            raise RecordRetry(ErrorCode.AWS_UNAVAILABLE) from exc
+        self._run.metrics.failed()
+        trace.outcome(status="failed", error_code=code)
+        logger.error("job failed", extra=keys)
+
+    async def _set_visibility(self, delivery: Delivery, seconds: int, keys: dict[str, Any]) -> None:
+        try:
+            await asyncio.to_thread(
+                self._worker.sqs.change_message_visibility,
+                QueueUrl=self._worker.settings.queue_url,
+                ReceiptHandle=delivery.receipt_handle,
+                VisibilityTimeout=seconds,
+            )
+        except _AWS_ERRORS:
+            logger.warning("visibility unchanged; the queue's timeout applies", extra=keys)

@@ -1,0 +1,225 @@
+"""Worker test fixtures: the worker's environment over the shared moto stack and fake LLM.
+
+`aws`, `aws_env` and `fake_llm` come from `devstack.testing` (loaded by the root conftest);
+`sqs_record` and `LambdaContext` from `devstack.lambda_runtime` build exactly what Lambda hands
+the handler. The `harness` fixture wraps them: submit a job as the API would, receive it back
+from moto (so receipt handles are real) and invoke `worker.main.handler`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from boto3.dynamodb.types import TypeDeserializer
+
+from devstack.fake_llm import FakeLLMServer
+from devstack.lambda_runtime import LambdaContext, sqs_record
+from devstack.resources import StackResources
+from worker.config import Settings, get_settings
+from worker.log import logger
+from worker.main import handler
+from worker.runtime import get_worker
+
+EVENTS = Path(__file__).parent / "events"
+REGION = "us-east-1"
+JASON = "Jason is 25 years old"
+
+
+def _clear_caches() -> None:
+    get_settings.cache_clear()
+    get_worker.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts like a cold start: no cached settings or clients, no stray settings."""
+    for name in [*Settings.model_fields, "langfuse_base_url"]:
+        monkeypatch.delenv(name.upper(), raising=False)
+    _clear_caches()
+    yield
+    _clear_caches()
+
+
+@pytest.fixture
+def worker_env(
+    monkeypatch: pytest.MonkeyPatch, aws: StackResources, fake_llm: FakeLLMServer
+) -> StackResources:
+    """The worker configured like the deployed function, against moto and the fake LLM."""
+    settings = {
+        "QUEUE_URL": aws.queue_url,
+        "JOBS_TABLE_NAME": aws.table_name,
+        "LLM_MODEL": "openai/fake-model",
+        "LLM_API_BASE": fake_llm.base_url,
+        "LLM_API_KEY": "sk-test-not-a-real-key",
+        "LLM_TIMEOUT_SECONDS": "5",
+        "WORKER_DEADLINE_MARGIN_SECONDS": "0.5",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    return aws
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A job the API accepted: its id, its body, and the Lambda record of its delivery."""
+
+    job_id: str
+    body: str
+    record: dict[str, Any]
+
+
+class Harness:
+    """Drives the worker the way the API, SQS and Lambda would."""
+
+    def __init__(self, resources: StackResources, fake_llm: FakeLLMServer) -> None:
+        self.resources = resources
+        self.llm = fake_llm.llm
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.dynamodb = boto3.client("dynamodb", region_name=REGION)
+
+    def body(self, text: str = JASON, *, job_id: str | None = None, **fields: Any) -> str:
+        """A queue message body as the API serialises it; ``fields`` override envelope keys."""
+        message = {
+            "version": 1,
+            "job_id": job_id or str(uuid.uuid4()),
+            "task": "extract_user",
+            "payload": {"text": text},
+            "submitted_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "request_id": "req-test-1",
+            **fields,
+        }
+        return json.dumps(message)
+
+    def submit(self, text: str = JASON, *, receives: int = 1, **fields: Any) -> Submitted:
+        """Store the queued job and send its message, as POST /extract-user-async does."""
+        body = self.body(text, **fields)
+        job_id = json.loads(body)["job_id"]
+        self.put_job(job_id, status="queued")
+        return Submitted(job_id, body, self.deliver(body, receives=receives))
+
+    def put_job(self, job_id: str, *, status: str, **attributes: Any) -> None:
+        now = time.time()
+        item: dict[str, Any] = {
+            "job_id": {"S": job_id},
+            "status": {"S": status},
+            "task": {"S": "extract_user"},
+            "request_id": {"S": "req-test-1"},
+            "created_at": {"S": "2026-01-02T03:04:05.678Z"},
+            "updated_at": {"S": "2026-01-02T03:04:05.678Z"},
+            "attempts": {"N": "0"},
+            "expires_at": {"N": str(int(now) + 3600)},
+        }
+        item.update(attributes)
+        self.dynamodb.put_item(TableName=self.resources.table_name, Item=item)
+
+    def deliver(self, body: str, *, receives: int = 1) -> dict[str, Any]:
+        """Send ``body`` and receive it ``receives`` times; the Lambda record of the last."""
+        self.sqs.send_message(QueueUrl=self.resources.queue_url, MessageBody=body)
+        for attempt in range(receives):
+            message = self.receive_one()
+            if attempt < receives - 1:
+                self.make_visible(message["ReceiptHandle"])
+        return sqs_record(message, queue_arn=self.resources.queue_arn, region=REGION)
+
+    def receive_one(self, queue_url: str | None = None) -> dict[str, Any]:
+        messages = self.receive(queue_url)
+        assert len(messages) == 1, messages
+        return messages[0]
+
+    def receive(self, queue_url: str | None = None) -> list[dict[str, Any]]:
+        response = self.sqs.receive_message(
+            QueueUrl=queue_url or self.resources.queue_url,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            MaxNumberOfMessages=10,
+        )
+        return [dict(message) for message in response.get("Messages", [])]
+
+    def receive_within(self, seconds: float) -> list[dict[str, Any]]:
+        """Poll until a message is visible again or ``seconds`` pass."""
+        give_up = time.monotonic() + seconds
+        while not (messages := self.receive()) and time.monotonic() < give_up:
+            time.sleep(0.1)
+        return messages
+
+    def make_visible(self, receipt_handle: str) -> None:
+        self.sqs.change_message_visibility(
+            QueueUrl=self.resources.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=0
+        )
+
+    @staticmethod
+    def cold_start() -> None:
+        """Forget cached settings and clients, as a new Lambda sandbox would."""
+        _clear_caches()
+
+    def invoke(self, *records: dict[str, Any], timeout_seconds: float = 30.0) -> dict[str, Any]:
+        """Call the handler as Lambda does, with a context whose deadline really moves."""
+        event = {"Records": list(records)}
+        context: Any = LambdaContext(timeout_seconds=timeout_seconds)  # duck-typed like Lambda's
+        return dict(handler(event, context))
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        response = self.dynamodb.get_item(
+            TableName=self.resources.table_name, Key={"job_id": {"S": job_id}}, ConsistentRead=True
+        )
+        deserializer = TypeDeserializer()
+        return {key: deserializer.deserialize(value) for key, value in response["Item"].items()}
+
+    def calls(self, text: str = JASON) -> int:
+        """How many times the fake LLM was asked about ``text``."""
+        return self.llm.stats.calls[text]
+
+    @staticmethod
+    def failed_ids(response: dict[str, Any]) -> set[str]:
+        return {item["itemIdentifier"] for item in response["batchItemFailures"]}
+
+
+@pytest.fixture
+def harness(worker_env: StackResources, fake_llm: FakeLLMServer) -> Harness:
+    return Harness(worker_env, fake_llm)
+
+
+@pytest.fixture
+def aws_sample_event() -> dict[str, Any]:
+    """AWS's documented SQS event for Lambda, verbatim (tests/events/sqs_event.json)."""
+    return dict(json.loads((EVENTS / "sqs_event.json").read_text()))
+
+
+class CapturedLogs:
+    """Everything the worker's logger wrote during a test, as parsed JSON lines."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.text.splitlines() if line]
+
+    def with_message(self, message: str) -> list[dict[str, Any]]:
+        return [line for line in self.lines if line["message"] == message]
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[CapturedLogs]:
+    """Our Powertools logger's JSON lines, captured with its own formatter."""
+    captured = CapturedLogs()
+    log_handler = logging.StreamHandler(captured.stream)
+    log_handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(log_handler)
+    yield captured
+    logging.getLogger(logger.name).removeHandler(log_handler)

@@ -1,0 +1,40 @@
+"""Redelivery delays: Retry-After honoured within bounds, exponential backoff otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.errors import ErrorCode, RetryableJobError
+from worker.services.backoff import (
+    BACKOFF_CAP_SECONDS,
+    MAX_DELAY_SECONDS,
+    lease_wait_seconds,
+    retry_delay_seconds,
+)
+
+
+def _error(
+    code: ErrorCode = ErrorCode.PROVIDER_UNAVAILABLE, retry_after: float | None = None
+) -> RetryableJobError:
+    return RetryableJobError(code, "x", retry_after=retry_after)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "delay"), [(0.2, 1), (7.5, 8), (86_400, MAX_DELAY_SECONDS)]
+)
+def test_retry_after_is_honoured_within_bounds(retry_after: float, delay: int) -> None:
+    assert retry_delay_seconds(_error(retry_after=retry_after), receive_count=1) == delay
+
+
+def test_backoff_doubles_per_receive_up_to_a_cap() -> None:
+    delays = [retry_delay_seconds(_error(), receive_count=n) for n in range(1, 9)]
+    assert delays == [10, 20, 40, 80, 160, BACKOFF_CAP_SECONDS, 300, 300]
+
+
+def test_records_cut_off_by_the_deadline_come_back_at_once() -> None:
+    assert retry_delay_seconds(_error(ErrorCode.DEADLINE_EXCEEDED), receive_count=3) == 0
+
+
+def test_busy_jobs_wait_for_the_other_lease() -> None:
+    assert lease_wait_seconds(1_000.0, now=990.5) == 11
+    assert lease_wait_seconds(900.0, now=990.0) == 1

@@ -1,0 +1,121 @@
+"""JobStore: every transition is a conditional write (docs/contracts.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from devstack.resources import StackResources
+from worker.models.job import ClaimOutcome, JobRef
+from worker.services.jobs import JobStore
+
+JOB_ID = "0b6e7c1e-2f7a-4c1e-9a55-3f0e2d9f5b10"
+NOW = 1_800_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def dynamodb(aws: StackResources) -> Any:
+    return boto3.client("dynamodb", region_name="us-east-1")
+
+
+@pytest.fixture
+def store(aws: StackResources, dynamodb: Any, clock: Clock) -> JobStore:
+    return JobStore(dynamodb, aws.table_name, ttl_seconds=3600, clock=clock)
+
+
+def ref(owner: str = "attempt-a") -> JobRef:
+    return JobRef(job_id=JOB_ID, owner=owner, task="extract_user", request_id="req-1")
+
+
+def item(dynamodb: Any, aws: StackResources) -> dict[str, Any]:
+    key = {"job_id": {"S": JOB_ID}}
+    return dict(dynamodb.get_item(TableName=aws.table_name, Key=key)["Item"])
+
+
+def test_claim_of_an_unknown_job_creates_a_running_record_with_ttl(
+    store: JobStore, dynamodb: Any, aws: StackResources
+) -> None:
+    claim = store.claim(ref(), lease_expires_at=NOW + 60)
+    assert (claim.outcome, claim.attempts) == (ClaimOutcome.CLAIMED, 1)
+    stored = item(dynamodb, aws)
+    assert stored["status"] == {"S": "running"}
+    assert stored["lease_owner"] == {"S": "attempt-a"}
+    assert stored["lease_expires_at"] == {"N": str(int(NOW) + 60)}
+    assert stored["expires_at"] == {"N": str(int(NOW) + 3600)}
+    assert stored["request_id"] == {"S": "req-1"}
+    assert stored["created_at"]["S"].endswith("Z")
+
+
+def test_live_lease_makes_a_second_claim_busy(store: JobStore) -> None:
+    store.claim(ref("attempt-a"), lease_expires_at=NOW + 60)
+    claim = store.claim(ref("attempt-b"), lease_expires_at=NOW + 60)
+    assert claim.outcome is ClaimOutcome.BUSY
+    assert claim.lease_expires_at == NOW + 60
+
+
+def test_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(
+    store: JobStore, clock: Clock, dynamodb: Any, aws: StackResources
+) -> None:
+    store.claim(ref("attempt-a"), lease_expires_at=NOW + 60)
+    clock.now = NOW + 61
+    claim = store.claim(ref("attempt-b"), lease_expires_at=clock.now + 60)
+    assert (claim.outcome, claim.attempts) == (ClaimOutcome.CLAIMED, 2)
+    # The crashed attempt comes back to life: its writes are refused
+    assert store.succeed(ref("attempt-a"), result_json="{}") is False
+    assert store.succeed(ref("attempt-b"), result_json='{"ok": true}') is True
+    assert item(dynamodb, aws)["result"] == {"S": '{"ok": true}'}
+
+
+def test_finished_job_cannot_be_claimed_again(store: JobStore) -> None:
+    store.claim(ref(), lease_expires_at=NOW + 60)
+    store.fail(ref(), code="invalid_payload", message="bad")
+    claim = store.claim(ref("attempt-b"), lease_expires_at=NOW + 60)
+    assert (claim.outcome, claim.status) == (ClaimOutcome.FINISHED, "failed")
+
+
+def test_release_requeues_with_last_error_and_no_lease(
+    store: JobStore, dynamodb: Any, aws: StackResources
+) -> None:
+    store.claim(ref(), lease_expires_at=NOW + 60)
+    assert store.release(ref(), code="provider_timeout", message="slow") is True
+    stored = item(dynamodb, aws)
+    assert stored["status"] == {"S": "queued"}
+    assert stored["last_error"]["M"]["code"] == {"S": "provider_timeout"}
+    assert "lease_owner" not in stored
+    assert "lease_expires_at" not in stored
+    # and the next delivery can claim it at once, counting a second attempt
+    assert store.claim(ref("attempt-b"), lease_expires_at=NOW + 60).attempts == 2
+
+
+def test_fail_stores_code_and_message(store: JobStore, dynamodb: Any, aws: StackResources) -> None:
+    store.claim(ref(), lease_expires_at=NOW + 60)
+    assert store.fail(ref(), code="extraction_failed", message="no person") is True
+    stored = item(dynamodb, aws)
+    assert stored["status"] == {"S": "failed"}
+    assert stored["error"] == {
+        "M": {"code": {"S": "extraction_failed"}, "message": {"S": "no person"}}
+    }
+
+
+def test_other_aws_errors_are_raised(aws: StackResources, dynamodb: Any) -> None:
+    missing = JobStore(dynamodb, "no-such-table", ttl_seconds=60)
+    with pytest.raises(ClientError):
+        missing.claim(ref(), lease_expires_at=NOW)
+    with pytest.raises(ClientError):
+        missing.release(ref(), code="x", message="y")

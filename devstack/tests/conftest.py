@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from devstack.e2e_support import DevstackProcess
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
+
 from devstack.e2e_support import StackPorts, submit, wait_for_jobs
 from devstack.fake_llm import FakeLLMServer
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from devstack.e2e_support import StackPorts, submit, wait_for_jobs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.real_llm]

@@ -33,7 +33,7 @@ class DevstackProcess:
         self.log_path = log_path
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "LANGFUSE_"))}
         env.pop("APP_SECRET_ID", None)
-        self._log = log_path.open("ab")
+        self._log = log_path.open("wb")
         self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
             [sys.executable, "-m", "devstack", *args],
             cwd=REPO_ROOT,

@@ -19,14 +19,16 @@ class LambdaContext:
     function_version: str = "$LATEST"
     log_group_name: str = "/aws/lambda/gen-ai-on-aws-worker"
     log_stream_name: str = "devstack"
+    invoked_function_arn: str = ""
+    client_context: Any = None
+    identity: Any = None
     _deadline: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
         self._deadline = time.monotonic() + self.timeout_seconds
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        if not self.invoked_function_arn:
+            arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+            self.invoked_function_arn = arn
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))

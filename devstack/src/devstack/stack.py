@@ -13,6 +13,7 @@ import httpx
 import uvicorn
 from moto.server import ThreadedMotoServer
 
+from devstack import moto_atomic
 from devstack.config import REGION, STACK_PREFIX, DevstackConfig
 from devstack.embedded_llm import MODEL_ALIAS, EmbeddedLLM
 from devstack.poller import PollerSettings, SqsPoller
@@ -80,6 +81,7 @@ class Devstack:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "devstack")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "devstack")
         if not self.config.attach:
+            moto_atomic.install()
             self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config.aws_port)
             self._moto.start()
         self.resources = create_stack_resources(

@@ -11,7 +11,10 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.config import default_user_config
+from moto.dynamodb.models import DynamoDBBackend
 
+from devstack import moto_atomic
 from devstack.fake_llm import FakeLLMServer
 from devstack.resources import StackResources, create_stack_resources
 
@@ -45,8 +48,14 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def aws(aws_env: None) -> Iterator[StackResources]:
-    """moto-backed queue, DLQ and jobs table, created as the stack creates them."""
+def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackResources]:
+    """moto-backed queue, DLQ and jobs table, created as the stack creates them, with item
+    writes made atomic as DynamoDB's are (see devstack.moto_atomic)."""
+    for name, method in moto_atomic.atomic_writes().items():
+        monkeypatch.setattr(DynamoDBBackend, name, method)
+    # moto rebuilds boto3's default session on every mock by default, reloading botocore's JSON
+    # models each test (about half the suite's time); our clients name their region, so keep it.
+    monkeypatch.setitem(default_user_config["core"], "reset_boto3_session", False)
     with mock_aws():
         yield create_stack_resources(
             sqs=boto3.client("sqs", region_name=TEST_REGION),

@@ -1,0 +1,1 @@
+"""Reproducible Lambda packages built with uv from the workspace members (no Docker)."""

@@ -1,0 +1,83 @@
+"""Install a member's locked dependencies and its own code into a staging directory with uv."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from provisioning.packaging.targets import MemberInfo, Platform
+
+
+def uv_executable() -> str:
+    """The uv binary: the one running us under `uv run` (it exports UV), else the one on PATH."""
+    found = os.environ.get("UV") or shutil.which("uv")
+    if not found:
+        raise FileNotFoundError(
+            "uv is required to build Lambda packages: https://docs.astral.sh/uv/"
+        )
+    return found
+
+
+def export_requirements(workspace: Path, member: MemberInfo) -> str:
+    """Pinned third-party requirements of one member, exactly as in uv.lock."""
+    command = [
+        uv_executable(),
+        "export",
+        "--package",
+        member.distribution,
+        "--frozen",  # the lock is the contract; never re-resolve during a build
+        "--no-dev",
+        "--no-editable",
+        "--no-hashes",
+        "--no-emit-project",  # the member's own code is copied, not built as a wheel
+        "--no-header",
+        "--no-annotate",
+    ]
+    exported = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        command, cwd=workspace, check=True, capture_output=True, text=True
+    ).stdout
+    local = [line for line in exported.splitlines() if line.startswith(("./", "-e ", "."))]
+    if local:
+        raise ValueError(
+            f"{member.distribution} depends on workspace members {local}; "
+            "package their code as well before deploying it."
+        )
+    return exported
+
+
+def install_dependencies(requirements: str, staging: Path, platform: Platform) -> None:
+    """Install wheels for the Lambda platform (never the build machine's) into `staging`."""
+    requirements_file = staging.parent / f"{staging.name}-requirements.txt"
+    requirements_file.write_text(requirements, encoding="utf-8")
+    command = [
+        uv_executable(),
+        "pip",
+        "install",
+        "--quiet",
+        "--no-deps",  # the exported file is already the full resolution; do not re-resolve
+        "--target",
+        str(staging),
+        "--python-platform",
+        platform.uv_python_platform,
+        "--python-version",
+        platform.python_version,
+        "--only-binary",
+        ":all:",  # no sdist builds: they would run on this machine's platform
+        "--no-compile",  # bytecode is compiled later, by an interpreter matching the runtime
+        "-r",
+        str(requirements_file),
+    ]
+    subprocess.run(command, check=True)  # noqa: S603 - fixed argv, no shell
+    requirements_file.unlink()
+
+
+def copy_member_code(member: MemberInfo, staging: Path) -> None:
+    """Copy the member's packages as plain sources, without caches or tests."""
+    for package_dir in member.package_dirs:
+        shutil.copytree(
+            package_dir,
+            staging / package_dir.name,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tests", ".*"),
+        )

@@ -1,0 +1,1 @@
+"""The Pulumi program: queue + worker, HTTP API, jobs table, secret, alarms."""

@@ -1,0 +1,151 @@
+"""Stack configuration, read from `pulumi.Config` once and validated before any resource exists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+
+from provisioning.packaging.targets import ARCHITECTURES, Architecture
+
+# AWS: a queue's visibility timeout should be at least six times the function timeout plus the
+# batching window, or messages reappear while a slow batch is still being processed.
+VISIBILITY_FACTOR = 6
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time to inspect and redrive
+MAX_MESSAGE_BYTES = 262_144
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Every knob of the stack; names and defaults are documented in provisioning/README.md."""
+
+    region: str
+    architecture: Architecture
+    python_version: str
+    package_manifest: Path
+    llm_model: str
+    llm_api_base: str | None
+    llm_mode: str | None
+    llm_timeout_seconds: int
+    job_ttl_seconds: int
+    log_level: str
+    langfuse_host: str | None
+    log_retention_days: int
+    worker_memory_mb: int
+    worker_timeout_seconds: int
+    worker_snap_start: bool
+    worker_max_concurrency: int
+    event_source_max_concurrency: int
+    batch_size: int
+    batching_window_seconds: int
+    queue_max_receive_count: int
+    queue_visibility_timeout_seconds: int
+    queue_retention_seconds: int
+    api_memory_mb: int
+    api_timeout_seconds: int
+    api_throttling_rate_limit: float
+    api_throttling_burst_limit: int
+    point_in_time_recovery: bool
+    oldest_message_alarm_seconds: int
+    alarm_email: str | None
+
+    @property
+    def runtime(self) -> str:
+        return f"python{self.python_version}"
+
+
+def load_config() -> StackConfig:
+    """Read `<project>:*` and `aws:region`; raise ValueError naming the key to fix."""
+    cfg = pulumi.Config()
+    worker_timeout = cfg.get_int("workerTimeoutSeconds") or 180
+    batching_window = _int(cfg, "batchingWindowSeconds", 1)
+    minimum_visibility = VISIBILITY_FACTOR * worker_timeout + batching_window
+    config = StackConfig(
+        region=pulumi.Config("aws").require("region"),
+        architecture=_architecture(cfg.get("architecture") or "arm64"),
+        python_version=cfg.get("pythonVersion") or "3.12",
+        package_manifest=Path(cfg.get("packageManifest") or "build/manifest.json"),
+        llm_model=cfg.get("llmModel") or "openai/gpt-4o-mini",
+        llm_api_base=cfg.get("llmApiBase"),
+        llm_mode=cfg.get("llmMode"),
+        llm_timeout_seconds=cfg.get_int("llmTimeoutSeconds") or 30,
+        job_ttl_seconds=cfg.get_int("jobTtlSeconds") or 7 * 24 * 3600,
+        log_level=cfg.get("logLevel") or "INFO",
+        langfuse_host=cfg.get("langfuseHost"),
+        log_retention_days=cfg.get_int("logRetentionDays") or 14,
+        worker_memory_mb=cfg.get_int("workerMemoryMb") or 1024,
+        worker_timeout_seconds=worker_timeout,
+        worker_snap_start=_bool(cfg, "workerSnapStart", False),
+        worker_max_concurrency=cfg.get_int("workerMaxConcurrency") or 10,
+        event_source_max_concurrency=cfg.get_int("eventSourceMaxConcurrency") or 5,
+        batch_size=cfg.get_int("batchSize") or 5,
+        batching_window_seconds=batching_window,
+        queue_max_receive_count=cfg.get_int("queueMaxReceiveCount") or 5,
+        queue_visibility_timeout_seconds=cfg.get_int("queueVisibilityTimeoutSeconds")
+        or minimum_visibility,
+        queue_retention_seconds=cfg.get_int("queueRetentionSeconds") or 4 * 24 * 3600,
+        api_memory_mb=cfg.get_int("apiMemoryMb") or 1024,
+        api_timeout_seconds=cfg.get_int("apiTimeoutSeconds") or 29,
+        api_throttling_rate_limit=cfg.get_float("apiThrottlingRateLimit") or 20.0,
+        api_throttling_burst_limit=cfg.get_int("apiThrottlingBurstLimit") or 40,
+        point_in_time_recovery=_bool(cfg, "pointInTimeRecovery", False),
+        oldest_message_alarm_seconds=cfg.get_int("oldestMessageAlarmSeconds") or 900,
+        alarm_email=cfg.get("alarmEmail"),
+    )
+    _validate(config, minimum_visibility)
+    return config
+
+
+def _architecture(value: str) -> Architecture:
+    for architecture in ARCHITECTURES:
+        if architecture == value:
+            return architecture
+    raise ValueError(f"architecture must be one of {ARCHITECTURES}, not {value!r}")
+
+
+def _int(cfg: pulumi.Config, key: str, default: int) -> int:
+    """For keys where 0 is meaningful (a `get_int(...) or default` would discard it)."""
+    value = cfg.get_int(key)
+    return default if value is None else value
+
+
+def _bool(cfg: pulumi.Config, key: str, default: bool) -> bool:
+    value = cfg.get_bool(key)
+    return default if value is None else value
+
+
+def _validate(config: StackConfig, minimum_visibility: int) -> None:
+    checks = [
+        (
+            config.queue_visibility_timeout_seconds >= minimum_visibility,
+            f"queueVisibilityTimeoutSeconds must be >= {minimum_visibility} "
+            f"({VISIBILITY_FACTOR} x workerTimeoutSeconds + batchingWindowSeconds)",
+        ),
+        (
+            config.event_source_max_concurrency >= 2,
+            "eventSourceMaxConcurrency must be >= 2 (AWS minimum)",
+        ),
+        (1 <= config.queue_max_receive_count <= 1000, "queueMaxReceiveCount must be 1..1000"),
+        (
+            config.worker_timeout_seconds <= 900,
+            "workerTimeoutSeconds must be <= 900 (Lambda maximum)",
+        ),
+        (
+            config.worker_timeout_seconds > config.llm_timeout_seconds,
+            "workerTimeoutSeconds must exceed llmTimeoutSeconds (or one slow call kills a batch)",
+        ),
+        (
+            config.api_timeout_seconds <= 30,
+            "apiTimeoutSeconds must be <= 30 (HTTP API integration limit)",
+        ),
+        (0 <= config.batching_window_seconds <= 300, "batchingWindowSeconds must be 0..300"),
+        (
+            1 <= config.batch_size <= 10 or config.batching_window_seconds > 0,
+            "batchSize > 10 needs a batching window",
+        ),
+        (config.python_version in ("3.12", "3.13"), "pythonVersion must be 3.12 or 3.13"),
+    ]
+    problems = [message for ok, message in checks if not ok]
+    if problems:
+        raise ValueError("invalid stack configuration: " + "; ".join(problems))

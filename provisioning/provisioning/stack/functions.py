@@ -1,0 +1,96 @@
+"""A Lambda function with its own log group, shared by the worker and the API components."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from provisioning.stack.artifacts import FunctionCode
+from provisioning.stack.config import StackConfig
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What differs between the two functions."""
+
+    name: str
+    handler: str
+    memory_mb: int
+    timeout_seconds: int
+    environment: pulumi.Input[dict[str, pulumi.Input[str]]]
+    code: FunctionCode
+    snap_start: bool = False
+
+
+def log_group(
+    name: str, *, config: StackConfig, tags: dict[str, str], parent: pulumi.Resource
+) -> aws.cloudwatch.LogGroup:
+    """Created by Pulumi, not by Lambda on first write, so it has a retention and tags."""
+    return aws.cloudwatch.LogGroup(
+        name,
+        name=f"/aws/lambda/{pulumi.get_project()}-{pulumi.get_stack()}-{name}",
+        retention_in_days=config.log_retention_days,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def lambda_function(
+    spec: FunctionSpec,
+    *,
+    config: StackConfig,
+    role: aws.iam.Role,
+    logs: aws.cloudwatch.LogGroup,
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+    depends_on: list[pulumi.Resource],
+) -> aws.lambda_.Function:
+    code = spec.code
+    return aws.lambda_.Function(
+        spec.name,
+        role=role.arn,
+        runtime=config.runtime,
+        architectures=[config.architecture],
+        handler=spec.handler,
+        memory_size=spec.memory_mb,
+        timeout=spec.timeout_seconds,
+        code=code.archive,
+        s3_bucket=code.s3_bucket,
+        s3_key=code.s3_key,
+        source_code_hash=code.source_code_hash,
+        environment=aws.lambda_.FunctionEnvironmentArgs(variables=spec.environment),
+        logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+            log_format="Text", log_group=logs.name
+        ),
+        # SnapStart snapshots only published versions; callers must target the version, not $LATEST.
+        publish=spec.snap_start,
+        snap_start=aws.lambda_.FunctionSnapStartArgs(apply_on="PublishedVersions")
+        if spec.snap_start
+        else None,
+        tags=tags,
+        # The role's policy must exist before the function first runs, or its first logs are lost.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
+    )
+
+
+def shared_environment(config: StackConfig, *, service: str) -> dict[str, str]:
+    """Environment both functions read (names from DESIGN.md); secrets come from APP_SECRET_ID."""
+    environment = {
+        "JOB_TTL_SECONDS": str(config.job_ttl_seconds),
+        "LLM_MODEL": config.llm_model,
+        "LLM_TIMEOUT_SECONDS": str(config.llm_timeout_seconds),
+        "LOG_LEVEL": config.log_level,
+        # Both functions import litellm; without this it downloads the cost map on every cold start.
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "POWERTOOLS_SERVICE_NAME": service,
+        "POWERTOOLS_METRICS_NAMESPACE": "GenAiOnAws",
+    }
+    optional = {
+        "LLM_API_BASE": config.llm_api_base,
+        "LLM_MODE": config.llm_mode,
+        "LANGFUSE_HOST": config.langfuse_host,
+    }
+    environment.update({name: value for name, value in optional.items() if value})
+    return environment

@@ -1,0 +1,145 @@
+"""The producer API: a Lambda behind an API Gateway HTTP API with throttling and access logs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from provisioning.stack import iam
+from provisioning.stack.artifacts import FunctionCode
+from provisioning.stack.config import StackConfig
+from provisioning.stack.functions import (
+    FunctionSpec,
+    lambda_function,
+    log_group,
+    shared_environment,
+)
+from provisioning.stack.tags import tags_for
+
+COMPONENT = "http-api"
+# One JSON line per request, with what latency and error triage need.
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "method": "$context.httpMethod",
+        "path": "$context.path",
+        "status": "$context.status",
+        "latencyMs": "$context.responseLatency",
+        "integrationError": "$context.integrationErrorMessage",
+    }
+)
+
+
+@dataclass(frozen=True)
+class HttpApiArgs:
+    config: StackConfig
+    code: FunctionCode
+    handler: str
+    queue_url: pulumi.Input[str]
+    queue_arn: pulumi.Input[str]
+    table_name: pulumi.Input[str]
+    table_arn: pulumi.Input[str]
+    secret_arn: pulumi.Input[str]
+
+
+class HttpApi(pulumi.ComponentResource):
+    """FastAPI (Mangum) Lambda, payload format 2.0, `$default` route and stage."""
+
+    def __init__(
+        self, name: str, args: HttpApiArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gen-ai-on-aws:components:HttpApi", name, None, opts)
+        config, tags = args.config, tags_for(COMPONENT)
+        child = pulumi.ResourceOptions(parent=self)
+        self.log_group = log_group("api", config=config, tags=tags, parent=self)
+        role = iam.lambda_role(f"{name}-role", tags=tags, parent=self)
+        policy = iam.role_policy(
+            f"{name}-policy",
+            role=role,
+            statements=iam.api_statements(
+                log_group_arn=self.log_group.arn,
+                queue_arn=args.queue_arn,
+                table_arn=args.table_arn,
+                secret_arn=args.secret_arn,
+            ),
+            parent=self,
+        )
+        environment = pulumi.Output.from_input(
+            {
+                **shared_environment(config, service="api"),
+                "QUEUE_URL": args.queue_url,
+                "JOBS_TABLE_NAME": args.table_name,
+                "APP_SECRET_ID": args.secret_arn,
+            }
+        )
+        spec = FunctionSpec(
+            "api",
+            args.handler,
+            config.api_memory_mb,
+            config.api_timeout_seconds,
+            environment,
+            args.code,
+        )
+        self.function = lambda_function(
+            spec,
+            config=config,
+            role=role,
+            logs=self.log_group,
+            tags=tags,
+            parent=self,
+            depends_on=[policy],
+        )
+        self.api = aws.apigatewayv2.Api(f"{name}-http", protocol_type="HTTP", tags=tags, opts=child)
+        integration = aws.apigatewayv2.Integration(
+            f"{name}-lambda-integration",
+            api_id=self.api.id,
+            integration_type="AWS_PROXY",
+            integration_uri=self.function.invoke_arn,
+            payload_format_version="2.0",
+            opts=child,
+        )
+        route = aws.apigatewayv2.Route(
+            f"{name}-default-route",
+            api_id=self.api.id,
+            route_key="$default",  # FastAPI does the routing, including its own 404s
+            target=pulumi.Output.concat("integrations/", integration.id),
+            opts=child,
+        )
+        self.access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access-logs",
+            name=f"/aws/apigateway/{pulumi.get_project()}-{pulumi.get_stack()}-access",
+            retention_in_days=config.log_retention_days,
+            tags=tags,
+            opts=child,
+        )
+        self.stage = aws.apigatewayv2.Stage(
+            f"{name}-default-stage",
+            api_id=self.api.id,
+            name="$default",
+            auto_deploy=True,
+            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
+                throttling_rate_limit=config.api_throttling_rate_limit,
+                throttling_burst_limit=config.api_throttling_burst_limit,
+            ),
+            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
+                destination_arn=self.access_logs.arn, format=ACCESS_LOG_FORMAT
+            ),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[route]),
+        )
+        aws.lambda_.Permission(
+            f"{name}-invoke-permission",
+            action="lambda:InvokeFunction",
+            function=self.function.name,
+            principal="apigateway.amazonaws.com",
+            # Any route and stage of this API only, not any API in the account.
+            source_arn=pulumi.Output.concat(self.api.execution_arn, "/*/*"),
+            opts=child,
+        )
+        self.url = self.stage.invoke_url
+        self.register_outputs({"url": self.url, "function_name": self.function.name})

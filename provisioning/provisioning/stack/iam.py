@@ -1,0 +1,130 @@
+"""Least-privilege IAM: one role per function, each policy statement scoped to a single ARN.
+
+No statement uses a `*` action. The only wildcards in resources are log-stream names (Lambda
+generates them) and the region of a cross-region Bedrock inference profile (see bedrock.py).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from provisioning.stack.bedrock import BedrockModel
+
+Statement = dict[str, Any]
+
+LAMBDA_ASSUME_ROLE_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+# The API enqueues and records jobs, deleting its own record if the enqueue fails.
+API_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+# The worker only moves existing jobs through their states with conditional updates.
+WORKER_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+WORKER_QUEUE_ACTIONS = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+]
+
+
+def statement(sid: str, actions: list[str], resource: pulumi.Input[str]) -> Statement:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}
+
+
+def log_statement(log_group_arn: pulumi.Input[str]) -> Statement:
+    """Write to the function's own log group (Pulumi creates it, so no CreateLogGroup)."""
+    streams = pulumi.Output.concat(log_group_arn, ":log-stream:*")
+    return statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], streams)
+
+
+def secret_statement(secret_arn: pulumi.Input[str]) -> Statement:
+    # The secret uses the AWS-managed key, so no kms:Decrypt grant is needed.
+    return statement("ReadAppSecret", ["secretsmanager:GetSecretValue"], secret_arn)
+
+
+def api_statements(
+    *,
+    log_group_arn: pulumi.Input[str],
+    queue_arn: pulumi.Input[str],
+    table_arn: pulumi.Input[str],
+    secret_arn: pulumi.Input[str],
+) -> list[Statement]:
+    return [
+        log_statement(log_group_arn),
+        statement("EnqueueJobs", ["sqs:SendMessage"], queue_arn),
+        statement("RecordJobs", API_TABLE_ACTIONS, table_arn),
+        secret_statement(secret_arn),
+    ]
+
+
+def worker_statements(
+    *,
+    log_group_arn: pulumi.Input[str],
+    queue_arn: pulumi.Input[str],
+    table_arn: pulumi.Input[str],
+    secret_arn: pulumi.Input[str],
+) -> list[Statement]:
+    return [
+        log_statement(log_group_arn),
+        statement("ConsumeJobs", WORKER_QUEUE_ACTIONS, queue_arn),
+        statement("UpdateJobs", WORKER_TABLE_ACTIONS, table_arn),
+        secret_statement(secret_arn),
+    ]
+
+
+def bedrock_statements(model: BedrockModel | None, region: str) -> pulumi.Output[list[Statement]]:
+    """InvokeModel on exactly the configured model; the account id is looked up only if needed."""
+    if model is None:
+        return pulumi.Output.from_input([])
+    account = (
+        aws.get_caller_identity_output().account_id
+        if model.needs_account
+        else pulumi.Output.from_input("")
+    )
+    return account.apply(
+        lambda account_id: [
+            statement(f"InvokeBedrockModel{index}", ["bedrock:InvokeModel"], arn)
+            for index, arn in enumerate(model.arns(region, account_id))
+        ]
+    )
+
+
+def lambda_role(name: str, *, tags: dict[str, str], parent: pulumi.Resource) -> aws.iam.Role:
+    return aws.iam.Role(
+        name,
+        assume_role_policy=LAMBDA_ASSUME_ROLE_POLICY,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def role_policy(
+    name: str,
+    *,
+    role: aws.iam.Role,
+    statements: list[Statement],
+    parent: pulumi.Resource,
+    extra: pulumi.Output[list[Statement]] | None = None,
+) -> aws.iam.RolePolicy:
+    """Inline policy: its lifetime is the role's, and it cannot be attached anywhere else."""
+    combined = pulumi.Output.all(
+        pulumi.Output.from_input(statements), extra if extra is not None else []
+    ).apply(lambda parts: [*parts[0], *parts[1]])
+    document = pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": combined})
+    return aws.iam.RolePolicy(
+        name, role=role.id, policy=document, opts=pulumi.ResourceOptions(parent=parent)
+    )

@@ -1,0 +1,63 @@
+"""The whole stack, wired in one function so tests can run it under mocks (no import effects)."""
+
+from __future__ import annotations
+
+import pulumi
+
+from provisioning.packaging.targets import TARGETS
+from provisioning.stack import data, monitoring
+from provisioning.stack.artifacts import ArtifactStore, load_package
+from provisioning.stack.config import load_config
+from provisioning.stack.http_api import HttpApi, HttpApiArgs
+from provisioning.stack.queue_worker import QueueWorker, QueueWorkerArgs
+
+
+def deploy() -> dict[str, pulumi.Output[str]]:
+    """Create every resource; return the outputs clients and operators need (for export)."""
+    config = load_config()
+    worker_package, worker_zip = load_package(config, "worker")
+    api_package, api_zip = load_package(config, "api")
+    artifacts = ArtifactStore("lambda-artifacts")
+    table = data.jobs_table(config)
+    secret = data.app_secret()
+    jobs = QueueWorker(
+        "jobs",
+        QueueWorkerArgs(
+            config=config,
+            code=artifacts.code_for(worker_package, worker_zip),
+            handler=TARGETS["worker"].handler,
+            table_name=table.name,
+            table_arn=table.arn,
+            secret_arn=secret.arn,
+        ),
+    )
+    api = HttpApi(
+        "api",
+        HttpApiArgs(
+            config=config,
+            code=artifacts.code_for(api_package, api_zip),
+            handler=TARGETS["api"].handler,
+            queue_url=jobs.queue.url,
+            queue_arn=jobs.queue.arn,
+            table_name=table.name,
+            table_arn=table.arn,
+            secret_arn=secret.arn,
+        ),
+    )
+    specs = monitoring.alarm_specs(
+        config,
+        queue_name=jobs.queue.name,
+        dlq_name=jobs.dlq.name,
+        worker_name=jobs.function.name,
+        api_name=api.function.name,
+    )
+    monitoring.create_alarms(specs, monitoring.alarm_topic(config))
+    return {
+        "api_url": api.url,
+        "queue_url": jobs.queue.url,
+        "dlq_url": jobs.dlq.url,
+        "jobs_table_name": table.name,
+        "app_secret_name": secret.name,
+        "worker_function_name": jobs.function.name,
+        "api_function_name": api.function.name,
+    }

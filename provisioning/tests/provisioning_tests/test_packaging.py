@@ -1,0 +1,152 @@
+"""Build the real worker package (x86_64, this machine) and use it the way Lambda would.
+
+One session-scoped pair of builds (about 1-2 minutes on 2 cores) backs every test here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provisioning.packaging import bytecode, importcheck, install
+from provisioning.packaging.build import MB, BuildOptions, BuildResult, build_function
+from provisioning.packaging.targets import TARGETS, Platform, find_workspace_root, read_member
+
+WORKER = TARGETS["worker"]
+SCRIPTS = Path(__file__).parent / "scripts"
+WORKER_TARGET_BYTES = 150 * MB
+
+
+@dataclass(frozen=True)
+class WorkerBuilds:
+    first: BuildResult
+    second: BuildResult
+    task_dir: Path  # the unpacked first build, as /var/task
+    sdk_dir: Path  # stands in for the boto3 the Lambda runtime provides
+    interpreter: Path
+
+
+def target_python() -> str:
+    """The oldest supported Lambda runtime when this machine has it, else the running Python."""
+    try:
+        bytecode.find_interpreter("3.12")
+    except FileNotFoundError:
+        return f"{sys.version_info.major}.{sys.version_info.minor}"
+    return "3.12"
+
+
+@pytest.fixture(scope="session")
+def worker_builds() -> Iterator[WorkerBuilds]:
+    platform = Platform(architecture="x86_64", python_version=target_python())
+    workspace = find_workspace_root(Path(__file__).resolve())
+    interpreter = bytecode.find_interpreter(platform.python_version)
+    with tempfile.TemporaryDirectory(prefix="provisioning-packaging-test-") as scratch:
+        root = Path(scratch)
+        results = [
+            build_function(
+                WORKER, BuildOptions(platform=platform, workspace=workspace, out_dir=root / out)
+            )
+            for out in ("first", "second")
+        ]
+        task_dir = importcheck.unpack(results[0].archive.path, root / "task")
+        requirements = install.export_requirements(workspace, read_member(workspace, WORKER))
+        sdk_dir = importcheck.install_runtime_sdk(
+            requirements, root / "runtime-sdk", platform, interpreter
+        )
+        yield WorkerBuilds(results[0], results[1], task_dir, sdk_dir, interpreter)
+
+
+def run_in_package(builds: WorkerBuilds, script: str, *args: str) -> dict[str, Any]:
+    """Run a script with only the package and the runtime-SDK stand-in on sys.path."""
+    paths = json.dumps([str(builds.task_dir), str(builds.sdk_dir)])
+    environment = {"PATH": os.environ.get("PATH", ""), **importcheck.LAMBDA_LIKE_ENV}
+    result = subprocess.run(  # noqa: S603 - fixed argv
+        [str(builds.interpreter), "-I", "-S", "-B", str(SCRIPTS / script), paths, *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    output: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return output
+
+
+def test_worker_handler_imports_in_a_fresh_interpreter_from_the_unpacked_package(
+    worker_builds: WorkerBuilds,
+) -> None:
+    timing = importcheck.time_handler_import(
+        worker_builds.interpreter,
+        WORKER.handler_module,
+        [worker_builds.task_dir, worker_builds.sdk_dir],
+        runs=3,
+    )
+    print(f"worker.main import: median {timing.median:.2f} s wall, {timing.cpu_median:.2f} s CPU")
+    # Generous bound for a shared machine; the measured median is in provisioning/README.md.
+    assert timing.median < 10
+
+
+def test_the_handler_imports_only_shipped_bytecode(worker_builds: WorkerBuilds) -> None:
+    audit = run_in_package(worker_builds, "bytecode_audit.py", WORKER.handler_module)
+    assert audit["compiled_in_memory"] == []
+    assert audit["sourceless"] > 1000  # litellm, openai, pydantic... ship .pyc only
+    assert audit["cached"] > 10  # the worker's own code keeps its sources beside the bytecode
+
+
+def test_litellm_and_instructor_still_work_from_the_trimmed_package(
+    worker_builds: WorkerBuilds,
+) -> None:
+    outcome = run_in_package(worker_builds, "llm_call_smoke.py")
+    assert outcome["user"] == {"name": "Ada", "age": 36}
+    assert outcome["tokens"] > 0
+    assert outcome["litellm_file"].startswith(str(worker_builds.task_dir))
+    assert outcome["rust_loaded"] is False
+
+
+def test_the_build_is_reproducible(worker_builds: WorkerBuilds) -> None:
+    first, second = worker_builds.first.archive, worker_builds.second.archive
+    assert first.path.name == second.path.name == f"worker-{first.sha256[:16]}.zip"
+    assert first.path.read_bytes() == second.path.read_bytes()
+
+
+def test_the_worker_package_fits_the_size_target(worker_builds: WorkerBuilds) -> None:
+    archive = worker_builds.first.archive
+    unzipped, zipped = archive.unzipped_bytes / MB, archive.zipped_bytes / MB
+    print(f"worker package: {unzipped:.1f} MB unzipped, {zipped:.1f} MB zipped")
+    assert archive.unzipped_bytes <= WORKER_TARGET_BYTES
+    with zipfile.ZipFile(archive.path) as package:
+        assert sum(entry.file_size for entry in package.infolist()) == archive.unzipped_bytes
+
+
+def test_zip_entries_are_sorted_with_fixed_timestamps_and_permissions(
+    worker_builds: WorkerBuilds,
+) -> None:
+    with zipfile.ZipFile(worker_builds.first.archive.path) as package:
+        entries = package.infolist()
+    names = [entry.filename for entry in entries]
+    assert names == sorted(names)
+    assert {entry.date_time for entry in entries} == {(1980, 1, 1, 0, 0, 0)}
+    assert {entry.external_attr >> 16 for entry in entries} <= {0o100644, 0o100755}
+
+
+def test_trimmed_and_runtime_provided_files_are_not_shipped(worker_builds: WorkerBuilds) -> None:
+    task = worker_builds.task_dir
+    assert not (task / "boto3").exists()
+    assert not (task / "botocore").exists()
+    assert not (task / "bin").exists()
+    assert not (task / "litellm/proxy/_experimental/out").exists()
+    assert not list((task / "litellm/rust_bridge").glob("_native*.so"))
+    assert not list(task.rglob("*.pyi"))
+    assert (task / "litellm/model_prices_and_context_window_backup.json").is_file()
+    assert (task / "worker/main.py").is_file()

@@ -1,0 +1,134 @@
+"""Least privilege: exact actions per role, one resource per statement, no `*` action anywhere."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from .harness import StackRun, StackRunner, policy_statements
+
+API_POLICY, WORKER_POLICY = "api-policy", "jobs-policy"
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:jobs-queue"
+TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/jobs"
+SECRET_PREFIX = "arn:aws:secretsmanager:us-east-1:123456789012:"
+HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
+
+
+def by_sid(statements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {statement["Sid"]: statement for statement in statements}
+
+
+def all_statements(run: StackRun) -> list[dict[str, Any]]:
+    return [s for name in (API_POLICY, WORKER_POLICY) for s in policy_statements(run, name)]
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", f"bedrock/{HAIKU}", f"bedrock/us.{HAIKU}"])
+def test_no_statement_has_a_wildcard_action_and_each_names_one_resource(
+    stack_runner: StackRunner, model: str
+) -> None:
+    for statement in all_statements(stack_runner(llmModel=model)):
+        assert statement["Effect"] == "Allow"
+        assert all("*" not in action for action in statement["Action"]), statement
+        assert isinstance(statement["Resource"], str), f"one ARN per statement: {statement}"
+        assert statement["Resource"] != "*", statement
+
+
+def test_the_only_wildcard_resources_are_the_functions_own_log_streams(
+    stack_runner: StackRunner,
+) -> None:
+    wildcards = sorted(
+        s["Resource"] for s in all_statements(stack_runner()) if "*" in s["Resource"]
+    )
+    assert wildcards == [
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/gen-ai-on-aws-dev-api:log-stream:*",
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/gen-ai-on-aws-dev-worker:log-stream:*",
+    ]
+
+
+def test_api_may_only_enqueue_record_jobs_read_the_secret_and_log(
+    stack_runner: StackRunner,
+) -> None:
+    statements = by_sid(policy_statements(stack_runner(), API_POLICY))
+    assert {sid: s["Action"] for sid, s in statements.items()} == {
+        "WriteOwnLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "EnqueueJobs": ["sqs:SendMessage"],
+        "RecordJobs": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+        "ReadAppSecret": ["secretsmanager:GetSecretValue"],
+    }
+    assert statements["EnqueueJobs"]["Resource"] == QUEUE_ARN
+    assert statements["RecordJobs"]["Resource"] == TABLE_ARN
+    assert statements["ReadAppSecret"]["Resource"].startswith(SECRET_PREFIX)
+
+
+def test_worker_may_only_consume_the_queue_update_jobs_read_the_secret_and_log(
+    stack_runner: StackRunner,
+) -> None:
+    statements = by_sid(policy_statements(stack_runner(), WORKER_POLICY))
+    assert {sid: s["Action"] for sid, s in statements.items()} == {
+        "WriteOwnLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "ConsumeJobs": [
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+        ],
+        "UpdateJobs": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+        "ReadAppSecret": ["secretsmanager:GetSecretValue"],
+    }
+    assert statements["ConsumeJobs"]["Resource"] == QUEUE_ARN
+    assert statements["UpdateJobs"]["Resource"] == TABLE_ARN
+
+
+def test_bedrock_permission_is_absent_for_other_providers(stack_runner: StackRunner) -> None:
+    run = stack_runner(llmModel="openai/gpt-4o-mini")
+    assert not [
+        s for s in all_statements(run) if any(a.startswith("bedrock:") for a in s["Action"])
+    ]
+    assert run.calls == []  # no account lookup either
+
+
+def test_bedrock_model_gets_invoke_on_exactly_that_foundation_model(
+    stack_runner: StackRunner,
+) -> None:
+    run = stack_runner(llmModel=f"bedrock/converse/{HAIKU}")
+    bedrock = [
+        s for s in policy_statements(run, WORKER_POLICY) if s["Sid"].startswith("InvokeBedrock")
+    ]
+    assert [(s["Action"], s["Resource"]) for s in bedrock] == [
+        (["bedrock:InvokeModel"], f"arn:aws:bedrock:us-east-1::foundation-model/{HAIKU}")
+    ]
+    assert not [s for s in policy_statements(run, API_POLICY) if "bedrock" in json.dumps(s)]
+
+
+def test_bedrock_inference_profile_gets_the_profile_and_its_model_in_any_region(
+    stack_runner: StackRunner,
+) -> None:
+    run = stack_runner(llmModel=f"bedrock/us.{HAIKU}")
+    bedrock = [
+        s["Resource"]
+        for s in policy_statements(run, WORKER_POLICY)
+        if s["Sid"].startswith("InvokeBedrock")
+    ]
+    assert bedrock == [
+        f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.{HAIKU}",
+        f"arn:aws:bedrock:*::foundation-model/{HAIKU}",
+    ]
+
+
+def test_roles_can_only_be_assumed_by_lambda(stack_runner: StackRunner) -> None:
+    run = stack_runner()
+    roles = run.of_type("aws:iam/role:Role")
+    assert {role.name for role in roles} == {"api-role", "jobs-role"}
+    for role in roles:
+        trust = json.loads(role.inputs["assumeRolePolicy"])
+        assert trust["Statement"] == [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ]
+    functions = {f.name: f.inputs["role"] for f in run.of_type("aws:lambda/function:Function")}
+    assert len(set(functions.values())) == 2, "one role per function"

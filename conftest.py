@@ -2,7 +2,17 @@
 
 import os
 
+import pytest
+
 # Before anything imports litellm: never fetch the model cost map over the network.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 pytest_plugins = ["devstack.testing"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak",
+        action="store_true",
+        help="run the long fault-injection soak (thousands of jobs) instead of the CI-sized run",
+    )

@@ -16,8 +16,10 @@ def start_devstack(tmp_path: Path) -> Iterator[Callable[..., DevstackProcess]]:
     """Factory: start devstack processes; every one started is stopped at teardown."""
     started: list[DevstackProcess] = []
 
-    def start(args: list[str], ready_text: str = "devstack ready") -> DevstackProcess:
-        process = DevstackProcess(args, tmp_path / f"devstack-{len(started)}.log")
+    def start(
+        args: list[str], ready_text: str = "devstack ready", env: dict[str, str] | None = None
+    ) -> DevstackProcess:
+        process = DevstackProcess(args, tmp_path / f"devstack-{len(started)}.log", env)
         started.append(process)
         process.wait_for_log(ready_text)
         return process

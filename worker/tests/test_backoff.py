@@ -38,3 +38,11 @@ def test_records_cut_off_by_the_deadline_come_back_at_once() -> None:
 def test_busy_jobs_wait_for_the_other_lease() -> None:
     assert lease_wait_seconds(1_000.0, now=990.5) == 11
     assert lease_wait_seconds(900.0, now=990.0) == 1
+
+
+def test_backoff_base_and_cap_come_from_settings() -> None:
+    delays = [
+        retry_delay_seconds(_error(), receive_count=n, base_seconds=1, cap_seconds=4)
+        for n in range(1, 6)
+    ]
+    assert delays == [1, 2, 4, 4, 4]

@@ -28,11 +28,14 @@ def free_port() -> int:
 class DevstackProcess:
     """One ``python -m devstack`` process; stopped with SIGTERM (or killed, to simulate a crash)."""
 
-    def __init__(self, args: list[str], log_path: Path) -> None:
+    def __init__(
+        self, args: list[str], log_path: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.args = args
         self.log_path = log_path
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "LANGFUSE_"))}
         env.pop("APP_SECRET_ID", None)
+        env.update(extra_env or {})
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
             [sys.executable, "-m", "devstack", *args],

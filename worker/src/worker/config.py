@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     queue_max_receive_count: int = Field(default=5, ge=1)
     # Kept back from the Lambda deadline to release claims, report records and flush traces.
     worker_deadline_margin_seconds: float = Field(default=5.0, ge=0)
+    # Redelivery back-off without a Retry-After: base, 2x base, 4x base ... capped.
+    worker_retry_base_seconds: int = Field(default=10, ge=1, le=900)
+    worker_retry_cap_seconds: int = Field(default=300, ge=1, le=900)
     powertools_metrics_namespace: str = "GenAiOnAws"
 
     @field_validator("llm_mode", "log_level", mode="before")

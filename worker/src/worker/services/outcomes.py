@@ -110,7 +110,13 @@ class Outcomes:
     async def redeliver(
         self, delivery: Delivery, error: JobError, *, job: JobRef | None
     ) -> NoReturn:
-        delay = retry_delay_seconds(error, receive_count=delivery.receive_count)
+        settings = self._worker.settings
+        delay = retry_delay_seconds(
+            error,
+            receive_count=delivery.receive_count,
+            base_seconds=settings.worker_retry_base_seconds,
+            cap_seconds=settings.worker_retry_cap_seconds,
+        )
         keys = {**log_keys(delivery, job), "error_code": error.code, "retry_in_seconds": delay}
         logger.warning("retryable failure; message will be redelivered", extra=keys)
         self._run.metrics.retried()

@@ -1,0 +1,191 @@
+"""Nothing is lost: hundreds of jobs through the devstack while everything goes wrong at once.
+
+The fake LLM injects 15% 429 (Retry-After 1 s), 10% 500 and 5% timeouts per call; 5% of the jobs
+always get output that fails validation (the designed-to-fail ones); 10% of the queue messages
+are duplicated; 5 poison messages sit on the queue; the worker is killed (SIGKILL) once and
+stopped (SIGTERM) once mid-run. Afterwards every job must be accounted for. ``--soak`` runs ten
+times as many jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from devstack.e2e_support import DevstackProcess, StackPorts, wait_for_jobs
+from devstack.fake_llm import FakeLLMConfig, FakeLLMServer
+
+pytestmark = pytest.mark.e2e
+
+QUEUE = "gen-ai-on-aws-dev-jobs"
+DLQ = "gen-ai-on-aws-dev-jobs-dlq"
+# Short timings so retries, crashed claims and redeliveries play out within the test.
+STACK_TIMING = [
+    "--function-timeout=10",
+    "--visibility-timeout=12",
+    "--batch-size=10",
+    "--batching-window=0.2",
+    "--max-concurrency=4",
+    "--max-receive-count=10",
+]
+WORKER_ENV = {
+    "LLM_TIMEOUT_SECONDS": "1",
+    "WORKER_RETRY_BASE_SECONDS": "1",
+    "WORKER_RETRY_CAP_SECONDS": "4",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+def _text(index: int, designed_to_fail: bool) -> str:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    name = "Fay" + letters[index // 676 % 26] + letters[index // 26 % 26] + letters[index % 26]
+    return f"{name} is {20 + index % 60} years old" + (" !invalid" if designed_to_fail else "")
+
+
+def _poison_bodies() -> dict[str, str]:
+    """Five kinds of poison; the values are the job ids that can be read from them ('' none)."""
+    envelope = {
+        "version": 1,
+        "task": "extract_user",
+        "payload": {"text": "Una is 40 years old"},
+        "submitted_at": "2026-11-23T12:00:00Z",
+        "request_id": None,
+    }
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    return {
+        "{not json": "",
+        json.dumps({**envelope, "job_id": ids[0], "version": 7}): ids[0],
+        json.dumps({**envelope, "job_id": ids[1], "task": "summarise_everything"}): ids[1],
+        json.dumps({**envelope, "job_id": ids[2], "payload": {"text": 42}}): ids[2],
+        json.dumps({"hello": "world"}): "",
+    }
+
+
+def _duplicate_some(sqs: Any, queue_url: str, fraction: float) -> int:
+    """Receive every message, send copies of a fraction, and make all visible again."""
+    received: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60
+        ).get("Messages", [])
+        if not batch:
+            break
+        received.extend(batch)
+    every = round(1 / fraction)
+    copies = [m for i, m in enumerate(received) if i % every == 0]
+    for message in copies:
+        sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"])
+    for message in received:
+        sqs.change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    return len(copies)
+
+
+def _wait_for_progress(llm: FakeLLMServer, calls: int, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while sum(llm.llm.stats.calls.values()) < calls:
+        assert time.monotonic() < deadline, "the worker stopped making progress"
+        time.sleep(0.1)
+
+
+def _queue_depth(sqs: Any, queue_url: str) -> int:
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)
+    return sum(int(attributes["Attributes"][name]) for name in names)
+
+
+def _called_after_success(llm: FakeLLMServer, text: str, job: dict[str, Any]) -> bool:
+    succeeded_at = datetime.fromisoformat(str(job["updated_at"])).timestamp()
+    return max(llm.llm.stats.call_times.get(text, [0.0])) > succeeded_at
+
+
+def test_every_job_is_accounted_for_under_faults_duplicates_poison_and_restarts(
+    start_devstack: Callable[..., DevstackProcess],
+    http: httpx.Client,
+    request: pytest.FixtureRequest,
+) -> None:
+    jobs_total = 3000 if request.config.getoption("--soak") else 300
+    faults = FakeLLMConfig(
+        rate_429=0.15, rate_500=0.10, rate_timeout=0.05, retry_after_seconds=1,
+        timeout_sleep_seconds=3.0, seed=7,
+    )  # fmt: skip
+    started = time.monotonic()
+    with FakeLLMServer(faults) as llm:
+        # GIVEN a stack with no worker yet, the jobs submitted over HTTP, duplicates and poison
+        ports = StackPorts()
+        base = [*ports.args(), f"--llm-api-base={llm.base_url}", *STACK_TIMING]
+        start_devstack([*base, "--no-worker"], env=WORKER_ENV)
+        texts = [_text(i, designed_to_fail=i % 20 == 0) for i in range(jobs_total)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            job_ids = list(pool.map(lambda text: _submit(http, ports.api_url, text), texts))
+        sqs: Any = ports.client("sqs")
+        queue_url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
+        duplicates = _duplicate_some(sqs, queue_url, fraction=0.10)
+        poison = _poison_bodies()
+        for body in poison:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+
+        # WHEN the worker runs, is killed, restarted, stopped gracefully and restarted again
+        worker = [*base, "--attach", "--no-api"]
+        first = start_devstack(worker, env=WORKER_ENV)
+        _wait_for_progress(llm, calls=jobs_total // 3)
+        first.stop(kill=True)
+        second = start_devstack(worker, env=WORKER_ENV)
+        _wait_for_progress(llm, calls=2 * jobs_total // 3)
+        second.stop()
+        start_devstack(worker, env=WORKER_ENV)
+        jobs = wait_for_jobs(http, ports.api_url, job_ids, timeout=240 + jobs_total / 10)
+        poisoned = [job_id for job_id in poison.values() if job_id]
+        poison_jobs = wait_for_jobs(http, ports.api_url, poisoned, timeout=60)
+        deadline = time.monotonic() + 60
+        while _queue_depth(sqs, queue_url) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        dlq_url = sqs.get_queue_url(QueueName=DLQ)["QueueUrl"]
+        elapsed = time.monotonic() - started
+
+        # THEN every job is finished, exactly the designed-to-fail ones failed, none ran again
+        # after success, the queue drained, the DLQ is empty, and the counts add up
+        statuses = Counter(str(job["status"]) for job in jobs.values())
+        codes = Counter(
+            str(job["error"]["code"]) for job in jobs.values() if job["status"] == "failed"
+        )
+        injected = dict(llm.llm.stats.outcomes)
+        print(  # the figures quoted in the README's Reliability section
+            f"\nfault injection: {jobs_total} jobs, {duplicates} duplicated messages, "
+            f"{len(poison)} poison messages, 2 worker restarts (1 SIGKILL); LLM calls by "
+            f"outcome {injected}; job statuses {dict(statuses)}; failure codes {dict(codes)}; "
+            f"{elapsed:.0f} s"
+        )
+        for text, job_id in zip(texts, job_ids, strict=True):
+            job = jobs[job_id]
+            if "!invalid" in text:
+                assert job["status"] == "failed", job
+                assert job["error"]["code"] == "extraction_failed", job
+            else:
+                assert job["status"] == "succeeded", (job["error"], job["attempts"], job_id)
+                assert not _called_after_success(llm, text, job), job
+        assert statuses["succeeded"] + statuses["failed"] == jobs_total
+        assert {job["error"]["code"] for job in poison_jobs.values()} == {
+            "unsupported_version", "unknown_task", "invalid_payload",
+        }  # fmt: skip
+        assert _queue_depth(sqs, queue_url) == 0
+        assert _queue_depth(sqs, dlq_url) == 0
+        assert injected.get("429", 0) > 0
+        assert injected.get("500", 0) > 0
+        assert injected.get("timeout", 0) > 0
+
+
+def _submit(http: httpx.Client, api_url: str, text: str) -> str:
+    response = http.post(f"{api_url}/extract-user-async", json={"text": text})
+    assert response.status_code == 202, response.text
+    return str(response.json()["job_id"])

@@ -1,0 +1,107 @@
+"""``uv run bench``: every benchmark in one run, a table, bench/results/latest.{json,png}."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.cost import PRICE_SOURCES, PRICES_AS_OF, Workload, cost_per_million_jobs
+
+SECTIONS = ("worker", "api", "cold", "e2e", "cost")
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"subset of {SECTIONS}")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args(argv)
+    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
+    results: dict[str, Any] = {
+        "date": datetime.date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-logs-") as logs:
+        runners: dict[str, Callable[[], Any]] = {
+            "worker": lambda: _worker(),
+            "api": lambda: _api(Path(logs)),
+            "cold": lambda: _cold(),
+            "e2e": lambda: _e2e(Path(logs)),
+        }
+        for section in chosen:
+            if section in runners:
+                results.update(_timed(section, runners[section]))
+    results["cost"] = _cost(results)
+    json_path, chart = report.write(results, args.out)
+    print(report.table(results))
+    print(f"\nwrote {json_path} and {chart}")
+    return 0
+
+
+def _timed(section: str, run: Callable[[], Any]) -> dict[str, Any]:
+    print(f"running {section} ...", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    key, value = run()
+    print(f"  {section} took {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    return {key: value}
+
+
+def _worker() -> tuple[str, Any]:
+    from bench import worker_concurrency
+
+    return "worker_concurrency", worker_concurrency.run()
+
+
+def _api(logs: Path) -> tuple[str, Any]:
+    from bench import api_overhead
+
+    return "api_overhead", api_overhead.run(logs)
+
+
+def _cold() -> tuple[str, Any]:
+    from bench import cold_start
+
+    return "cold_start", cold_start.run()
+
+
+def _e2e(logs: Path) -> tuple[str, Any]:
+    from bench import throughput
+
+    return "throughput", throughput.run(logs)
+
+
+def _cost(results: dict[str, Any]) -> dict[str, Any]:
+    """The cost model fed with what was measured in this run, where it was measured."""
+    worker = results.get("worker_concurrency", {}).get("1000ms", {})
+    overhead = max(0.0, worker.get("batch_wall_s", 1.05) - 1.0)
+    api_ms = results.get("api_overhead", {}).get("1_clients", {}).get("api", {}).get("p50_ms", 20)
+    base = Workload(worker_overhead_seconds=overhead, api_duration_seconds=api_ms / 1000)
+    variants = {
+        "default": base,
+        "batch_1": Workload(**{**base.__dict__, "batch_size": 1}),
+        "memory_256": Workload(**{**base.__dict__, "worker_memory_mb": 256}),
+        "memory_1024": Workload(**{**base.__dict__, "worker_memory_mb": 1024}),
+        "no_polling": Workload(**{**base.__dict__, "polls_per_job": 0}),
+    }
+    costs = {name: cost_per_million_jobs(w).as_dict() for name, w in variants.items()}
+    rounded = {name: {k: round(v, 3) for k, v in c.items()} for name, c in costs.items()}
+    return {
+        **rounded,
+        "assumptions": base.__dict__,
+        "prices_as_of": PRICES_AS_OF,
+        "price_sources": PRICE_SOURCES,
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,6 +7,12 @@ import pytest
 # Before anything imports litellm: never fetch the model cost map over the network.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+# The member folders `bench/` and `worker/` sit beside this file; under --import-mode=importlib
+# pytest could otherwise resolve `bench` or `worker` to those folders (namespace packages)
+# instead of the installed packages. Importing them first pins the real ones.
+import bench  # noqa: F401
+import worker  # noqa: F401
+
 pytest_plugins = ["devstack.testing"]
 
 

@@ -132,3 +132,40 @@ def test_roles_can_only_be_assumed_by_lambda(stack_runner: StackRunner) -> None:
         ]
     functions = {f.name: f.inputs["role"] for f in run.of_type("aws:lambda/function:Function")}
     assert len(set(functions.values())) == 2, "one role per function"
+
+
+def _policy_documents(value: Any) -> list[dict[str, Any]]:
+    """Every IAM policy document found in a resource's inputs, however deeply nested."""
+    if isinstance(value, str) and '"Statement"' in value:
+        return _policy_documents(json.loads(value))
+    if isinstance(value, dict):
+        found = [value] if "Statement" in value else []
+        return found + [doc for item in value.values() for doc in _policy_documents(item)]
+    if isinstance(value, list):
+        return [doc for item in value for doc in _policy_documents(item)]
+    return []
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"llmModel": "bedrock/us.anthropic.claude-3-5-haiku-20241022-v1:0"}],
+    ids=["default", "bedrock"],
+)
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_policy_anywhere_in_the_stack_has_a_wildcard_action(
+    stack_runner: StackRunner, stack: str, overrides: dict[str, str]
+) -> None:
+    # GIVEN every resource of the stack, whatever its type (role, resource and queue policies)
+    run = stack_runner(stack, **overrides)
+    documents = [doc for r in run.resources for doc in _policy_documents(r.inputs)]
+
+    # THEN no statement allows or denies "*" or "service:*", and Lambda permissions are exact
+    assert len(documents) >= 4  # two role policies and two assume-role policies at least
+    for document in documents:
+        statements = document["Statement"]
+        for statement in statements if isinstance(statements, list) else [statements]:
+            actions = statement.get("Action", statement.get("NotAction", []))
+            for action in [actions] if isinstance(actions, str) else actions:
+                assert "*" not in action, (document, action)
+    for permission in run.of_type("aws:lambda/permission:Permission"):
+        assert permission.inputs["action"] == "lambda:InvokeFunction"

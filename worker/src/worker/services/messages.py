@@ -37,7 +37,10 @@ def read_message(body: str) -> QueueMessage:
     """The envelope, or RejectedMessageError with whatever job id could still be read."""
     try:
         raw = json.loads(body)
-    except json.JSONDecodeError:
+    # Not only JSONDecodeError: nesting deeper than the interpreter's recursion limit raises
+    # RecursionError, and an integer over 4,300 digits ValueError; unreadable all the same, so
+    # acknowledged rather than redelivered until the DLQ.
+    except (ValueError, RecursionError):
         raise RejectedMessageError(
             ErrorCode.INVALID_MESSAGE, "the message body is not JSON", job_id=None, task=None
         ) from None

@@ -141,3 +141,24 @@ def test_messages_survive_the_round_trip_both_ways() -> None:
 
 def test_sync_and_async_extraction_use_the_same_prompt() -> None:
     assert WORKER_SYSTEM_PROMPT == API_SYSTEM_PROMPT
+
+
+# Settings both Lambdas read, by DESIGN.md and docs/contracts.md; the Pulumi program and the
+# devstack set these names for both functions.
+SHARED_SETTINGS = {
+    "queue_url", "jobs_table_name", "app_secret_id", "job_ttl_seconds", "llm_model",
+    "llm_api_base", "llm_api_key", "llm_mode", "llm_timeout_seconds", "llm_max_retries",
+    "langfuse_public_key", "langfuse_secret_key", "langfuse_host", "log_level",
+}  # fmt: skip
+
+
+def test_both_lambdas_read_the_shared_settings_with_the_same_types_and_defaults() -> None:
+    from gen_ai_on_aws.config import Settings as ApiSettings
+    from worker.config import Settings as WorkerSettings
+
+    api_fields, worker_fields = ApiSettings.model_fields, WorkerSettings.model_fields
+    assert api_fields.keys() >= SHARED_SETTINGS
+    assert worker_fields.keys() >= SHARED_SETTINGS
+    for name in SHARED_SETTINGS:
+        api, worker = api_fields[name], worker_fields[name]
+        assert (api.annotation, api.default) == (worker.annotation, worker.default), name

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +28,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
-    results: dict[str, Any] = {
+    previous = args.out / "latest.json"
+    # A partial run (--only) refreshes its sections and keeps the others from the last run.
+    results: dict[str, Any] = (
+        json.loads(previous.read_text())
+        if set(chosen) < set(SECTIONS) and previous.exists()
+        else {}
+    )
+    results |= {
         "date": datetime.date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
     }
     with tempfile.TemporaryDirectory(prefix="bench-logs-") as logs:
         runners: dict[str, Callable[[], Any]] = {
-            "worker": lambda: _worker(),
+            "worker": lambda: _worker(Path(logs)),
             "api": lambda: _api(Path(logs)),
             "cold": lambda: _cold(),
             "e2e": lambda: _e2e(Path(logs)),
@@ -56,10 +65,10 @@ def _timed(section: str, run: Callable[[], Any]) -> dict[str, Any]:
     return {key: value}
 
 
-def _worker() -> tuple[str, Any]:
+def _worker(logs: Path) -> tuple[str, Any]:
     from bench import worker_concurrency
 
-    return "worker_concurrency", worker_concurrency.run()
+    return "worker_concurrency", worker_concurrency.run(logs)
 
 
 def _api(logs: Path) -> tuple[str, Any]:
@@ -88,10 +97,15 @@ def _cost(results: dict[str, Any]) -> dict[str, Any]:
     base = Workload(worker_overhead_seconds=overhead, api_duration_seconds=api_ms / 1000)
     variants = {
         "default": base,
-        "batch_1": Workload(**{**base.__dict__, "batch_size": 1}),
-        "memory_256": Workload(**{**base.__dict__, "worker_memory_mb": 256}),
-        "memory_1024": Workload(**{**base.__dict__, "worker_memory_mb": 1024}),
-        "no_polling": Workload(**{**base.__dict__, "polls_per_job": 0}),
+        "batch_1": replace(base, batch_size=1),
+        "batch_5": replace(base, batch_size=5),
+        "worker_512mb": replace(base, worker_memory_mb=512),
+        "worker_256mb": replace(base, worker_memory_mb=256),
+        "no_polling": replace(base, polls_per_job=0),
+        # Batch 10, 256 MB worker, 512 MB API, clients told by webhook instead of polling.
+        "lean": replace(
+            base, batch_size=10, worker_memory_mb=256, api_memory_mb=512, polls_per_job=0
+        ),
     }
     costs = {name: cost_per_million_jobs(w).as_dict() for name, w in variants.items()}
     rounded = {name: {k: round(v, 3) for k, v in c.items()} for name, c in costs.items()}

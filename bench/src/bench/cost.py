@@ -28,14 +28,15 @@ HTTP_API_PER_REQUEST = 1.00 / 1_000_000  # first 300 M requests/month, 512 KB ch
 
 @dataclass(frozen=True)
 class Workload:
-    """What one job costs in requests and milliseconds; defaults describe our pipeline."""
+    """What one job costs in requests and milliseconds; the defaults are the Pulumi stack's
+    defaults (provisioning/provisioning/stack/config.py) and one status poll per job."""
 
     llm_latency_seconds: float = 2.0
     worker_overhead_seconds: float = 0.05  # measured per-batch overhead on top of the LLM
-    api_duration_seconds: float = 0.02  # measured Mangum handler time per request
+    api_duration_seconds: float = 0.02  # measured API time per request
     batch_size: int = 10
-    worker_memory_mb: int = 512
-    api_memory_mb: int = 256
+    worker_memory_mb: int = 1024
+    api_memory_mb: int = 1024
     polls_per_job: int = 1  # GET /jobs/{id} calls a client makes
     arm64: bool = True
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import statistics
 import string
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
-from devstack.e2e_support import free_port
-from devstack.resources import StackResources, create_stack_resources
+from devstack.e2e_support import DevstackProcess, StackPorts
+from devstack.resources import StackResources, find_stack_resources
 
 REGION = "us-east-1"
 
@@ -53,22 +51,17 @@ def aws_client(service: str, endpoint: str) -> Any:
 
 
 @contextmanager
-def local_aws(prefix: str = "bench") -> Iterator[tuple[str, StackResources]]:
-    """moto's server on a free 127.0.0.1 port with the stack's queue, DLQ and table."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+def aws_process(log_dir: Path) -> Iterator[tuple[str, StackResources]]:
+    """moto in its own process (the devstack with nothing else), so its CPU is not billed to
+    the code being measured, as AWS's is not."""
+    ports = StackPorts()
+    stack = DevstackProcess(
+        [*ports.args(), "--no-api", "--no-worker", "--llm-api-base=http://127.0.0.1:9/v1"],
+        log_dir / "devstack-aws.log",
+    )
     try:
-        resources = create_stack_resources(
-            sqs=aws_client("sqs", endpoint),
-            dynamodb=aws_client("dynamodb", endpoint),
-            prefix=prefix,
-            visibility_timeout_seconds=60,
-        )
-        yield endpoint, resources
+        stack.wait_for_log("devstack ready")
+        endpoint = f"http://127.0.0.1:{ports.aws}"
+        yield endpoint, find_stack_resources(sqs=aws_client("sqs", endpoint))
     finally:
-        server.stop()
+        stack.stop()

@@ -11,18 +11,19 @@ import os
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from bench.support import aws_client, local_aws, person_text
+from bench.support import aws_client, aws_process, person_text
 from devstack.fake_llm import FakeLLMConfig, FakeLLMServer
 from devstack.lambda_runtime import LambdaContext, sqs_record
 
 BATCH = 10
 
 
-def run(latencies: tuple[float, ...] = (0.2, 1.0)) -> dict[str, Any]:
+def run(log_dir: Path, latencies: tuple[float, ...] = (0.2, 1.0)) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    with local_aws("bench-worker") as (endpoint, resources), FakeLLMServer() as llm:
+    with aws_process(log_dir) as (endpoint, resources), FakeLLMServer() as llm:
         _configure_worker(endpoint, resources.queue_url, resources.table_name, llm.base_url)
         from worker.main import handler  # after the environment is set: settings are cached
 
@@ -58,6 +59,8 @@ def _configure_worker(endpoint: str, queue_url: str, table: str, llm_base: str) 
         LLM_API_KEY="bench",
         LLM_MODE="JSON_SCHEMA",
         LOG_LEVEL="ERROR",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
         POWERTOOLS_METRICS_DISABLED="true",
         LITELLM_LOCAL_MODEL_COST_MAP="True",
         WORKER_MAX_CONCURRENCY=str(BATCH),

@@ -75,3 +75,16 @@ def create_stack_resources(
 def _queue_arn(sqs: Any, queue_url: str) -> str:
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
     return str(attributes["Attributes"]["QueueArn"])
+
+
+def find_stack_resources(*, sqs: Any, prefix: str = "gen-ai-on-aws-dev") -> StackResources:
+    """The resources a running devstack created (for tools that attach to it)."""
+    queue_url = sqs.get_queue_url(QueueName=f"{prefix}-jobs")["QueueUrl"]
+    dlq_url = sqs.get_queue_url(QueueName=f"{prefix}-jobs-dlq")["QueueUrl"]
+    return StackResources(
+        queue_url=queue_url,
+        queue_arn=_queue_arn(sqs, queue_url),
+        dlq_url=dlq_url,
+        dlq_arn=_queue_arn(sqs, dlq_url),
+        table_name=f"{prefix}-jobs",
+    )

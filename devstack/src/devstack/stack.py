@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -82,7 +83,10 @@ class Devstack:
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "devstack")
         if not self.config.attach:
             moto_atomic.install()
-            self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config.aws_port)
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call
+            self._moto = ThreadedMotoServer(
+                ip_address="127.0.0.1", port=self.config.aws_port, verbose=False
+            )
             self._moto.start()
         self.resources = create_stack_resources(
             sqs=self.client("sqs"),

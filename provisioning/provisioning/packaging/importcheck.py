@@ -28,7 +28,10 @@ started, cpu_started = time.perf_counter(), time.process_time()
 module = importlib.import_module(sys.argv[2])
 elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
 assert callable(getattr(module, "handler", None)), "module has no callable handler"
-rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# Current RSS: ru_maxrss would report the parent's peak, which Linux carries across exec.
+status = open("/proc/self/status").read() if sys.platform == "linux" else ""
+rss = [line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")]
+rss_mb = int(rss[0]) / 1024 if rss else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 result = {"seconds": elapsed, "cpu_seconds": cpu, "rss_mb": rss_mb, "file": module.__file__}
 print(json.dumps(result))
 """

@@ -79,7 +79,7 @@ def load_config() -> StackConfig:
         worker_snap_start=_bool(cfg, "workerSnapStart", False),
         worker_max_concurrency=cfg.get_int("workerMaxConcurrency") or 10,
         event_source_max_concurrency=cfg.get_int("eventSourceMaxConcurrency") or 5,
-        batch_size=cfg.get_int("batchSize") or 5,
+        batch_size=cfg.get_int("batchSize") or 10,
         batching_window_seconds=batching_window,
         queue_max_receive_count=cfg.get_int("queueMaxReceiveCount") or 5,
         queue_visibility_timeout_seconds=cfg.get_int("queueVisibilityTimeoutSeconds")

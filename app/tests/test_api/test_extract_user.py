@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -93,3 +94,46 @@ def test_invalid_body_is_rejected_before_any_llm_call(
     assert response.status_code == 422
     assert response.json()["details"][0]["field"] == "text"
     assert fake_llm.llm.stats.calls.total() == 0
+
+
+def test_an_invented_person_is_re_asked_and_never_returned(
+    client: TestClient, fake_llm: FakeLLMServer
+) -> None:
+    # GIVEN a model that first answers with a person the text does not mention
+    text = "Jason is 25 years old !hallucinatex1"
+
+    response = client.post("/extract-user", json={"text": text})
+
+    # THEN the re-ask's grounded answer is returned
+    assert response.status_code == 200
+    assert response.json() == {"name": "Jason", "age": 25, "email": None}
+    assert fake_llm.llm.stats.calls[text] == 2
+
+
+def test_an_invented_email_is_dropped_without_a_re_ask(
+    client: TestClient, fake_llm: FakeLLMServer
+) -> None:
+    text = "Jason is 25 years old !inventemail"
+
+    response = client.post("/extract-user", json={"text": text})
+
+    assert response.status_code == 200
+    assert response.json() == {"name": "Jason", "age": 25, "email": None}
+    assert fake_llm.llm.stats.calls[text] == 1
+
+
+def test_a_model_that_keeps_inventing_gets_422_without_the_invention_anywhere(
+    client: TestClient, fake_llm: FakeLLMServer, captured_logs: Any
+) -> None:
+    text = "Quillon is 47 years old !hallucinate"
+
+    response = client.post("/extract-user", json={"text": text})
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "extraction_failed"
+    assert fake_llm.llm.stats.calls[text] == 2  # LLM_MAX_RETRIES=1
+    [line] = captured_logs.with_message("dependency failed")
+    assert line["code"] == "extraction_failed"
+    for leaked in ("Quillon", "Maria", "maria@example.com"):
+        assert leaked not in response.text
+        assert leaked not in captured_logs.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import instructor
@@ -15,7 +16,12 @@ from gen_ai_on_aws.services.errors import (
     LlmRejectedError,
     LlmUnavailableError,
 )
-from gen_ai_on_aws.services.extraction import SYSTEM_PROMPT, extract_user, resolve_mode
+from gen_ai_on_aws.services.extraction import (
+    SYSTEM_PROMPT,
+    extract_user,
+    resolve_mode,
+    verbatim_messages,
+)
 
 # anyio's pytest plugin (installed with anyio) runs the async tests on asyncio.
 pytestmark = pytest.mark.anyio
@@ -166,3 +172,68 @@ async def test_provider_refusal_is_rejected_without_its_message(rejecting_llm_ur
         await extract_user(text=JASON, settings=build_settings(rejecting_llm_url))
 
     assert str(exc.value) == "the provider rejected the request with HTTP 401"
+
+
+# Grounding: the text reaches User's validators as instructor's validation context.
+
+MODES = ["TOOLS", "JSON_SCHEMA", "JSON", "MD_JSON"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_an_invented_person_is_re_asked_and_corrected_in_every_mode(
+    fake_llm: FakeLLMServer, mode: str
+) -> None:
+    # GIVEN a model that first answers with a person the text does not mention
+    text = "Jason is 25 years old !hallucinatex1"
+
+    user = await extract_user(text=text, settings=build_settings(fake_llm.base_url, llm_mode=mode))
+
+    # THEN the invented answer failed validation and the re-ask produced the grounded one
+    assert (user.name, user.age, user.email) == ("Jason", 25, None)
+    assert len(fake_llm.llm.stats.requests) == 2  # (MD_JSON appends to the text: count all)
+    re_ask = json.dumps(fake_llm.llm.stats.requests[1]["messages"])
+    assert "name must be copied from the text" in re_ask
+    assert "'Maria' does not appear in the text" in re_ask
+
+
+async def test_a_model_that_keeps_inventing_fails_extraction(fake_llm: FakeLLMServer) -> None:
+    text = "Jason is 25 years old !hallucinate"
+
+    with pytest.raises(ExtractionFailedError) as raised:
+        await extract_user(text=text, settings=build_settings(fake_llm.base_url))
+
+    assert fake_llm.llm.stats.calls[text] == 2  # first answer + LLM_MAX_RETRIES=1 re-ask
+    assert str(raised.value) == "the model's output never validated"
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_template_syntax_in_the_text_reaches_the_model_as_written(
+    fake_llm: FakeLLMServer, mode: str
+) -> None:
+    # instructor renders messages as Jinja2 templates when given a context: the text must not be
+    text = "Jason is 25 years old {{ 7*7 }} {% raw %} {# x #} {% endraw %} {{"
+
+    user = await extract_user(text=text, settings=build_settings(fake_llm.base_url, llm_mode=mode))
+
+    assert user.name == "Jason"
+    [request] = fake_llm.llm.stats.requests
+    system, first_user = request["messages"][:2]
+    assert system["content"].startswith(SYSTEM_PROMPT)
+    assert first_user["content"].startswith(text)
+
+
+def test_verbatim_messages_turn_every_content_into_a_variable() -> None:
+    messages = [{"role": "system", "content": "S {{ x }}"}, {"role": "user", "content": "U"}]
+
+    templated, context = verbatim_messages(messages, {"source_text": "U"})
+
+    assert templated == [
+        {"role": "system", "content": "{{ _verbatim_message_0 }}"},
+        {"role": "user", "content": "{{ _verbatim_message_1 }}"},
+    ]
+    assert context == {
+        "source_text": "U",
+        "_verbatim_message_0": "S {{ x }}",
+        "_verbatim_message_1": "U",
+    }
+    assert messages[0]["content"] == "S {{ x }}"  # the caller's list is left alone

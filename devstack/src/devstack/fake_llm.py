@@ -7,6 +7,9 @@ prompt with directives embedded in the user text:
 
 - ``!400`` / ``!429`` / ``!500`` / ``!timeout`` / ``!invalid`` / ``!badjson``: fail every call
   for that text (``!400``: the provider rejects the request);
+- ``!hallucinate``: answer with a person the text does not contain (name and email), so
+  grounding validation must refuse it; ``!inventemail``: the right person with an email the
+  text does not contain (``<name>@example.com``, as SmolLM2 does by analogy with the prompt);
 - the same with ``xN`` (``!429x2``): fail the first N calls for that text, then answer normally.
 
 Calls are counted per prompt text, so tests can prove that no job was processed twice.
@@ -24,7 +27,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-_DIRECTIVE = re.compile(r"!(400|429|500|timeout|invalid|badjson)(?:x(\d+))?")
+_DIRECTIVE = re.compile(
+    r"!(400|429|500|timeout|invalid|badjson|hallucinate|inventemail)(?:x(\d+))?"
+)
 _NAME_AGE = re.compile(r"\b([A-Z][a-z]+)\b[^.?!]*?\b(\d{1,3})\s*(?:years?|yrs?|y/o)\b")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 
@@ -65,6 +70,21 @@ def extract_user(text: str) -> dict[str, Any] | None:
         "age": int(match.group(2)),
         "email": email.group(0) if email else None,
     }
+
+
+def invent_email(text: str) -> dict[str, Any]:
+    """What SmolLM2 does: the right person, with an email that is not in the text."""
+    user = extract_user(text) or {"name": "Jason", "age": 25}
+    email = f"{str(user['name']).lower()}@example.com"
+    if email in text.lower():
+        email = "invented.address@example.com"
+    return {**user, "email": email}
+
+
+def hallucinate_user(text: str) -> dict[str, Any]:
+    """A person the text does not mention at all."""
+    name = "Maria" if "maria" not in text.lower() else "Tomas"
+    return {"name": name, "age": 31, "email": f"{name.lower()}@example.com"}
 
 
 def last_user_text(body: dict[str, Any]) -> str:
@@ -224,6 +244,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, _completion(body, {"name": "", "age": -1}))
         elif outcome == "badjson":
             self._send(200, _completion(body, "this is {not json"))
+        elif outcome == "hallucinate":
+            self._send(200, _completion(body, hallucinate_user(text)))
+        elif outcome == "inventemail":
+            self._send(200, _completion(body, invent_email(text)))
         else:
             user = extract_user(text)
             self._send(200, _completion(body, user or {"name": "", "age": -1}))

@@ -34,6 +34,25 @@ MAX_OUTPUT_TOKENS = 1024
 litellm.suppress_debug_info = True
 
 
+def verbatim_messages(
+    messages: list[dict[str, str]], context: dict[str, Any]
+) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    """Messages and context for instructor's ``create(..., context=...)``, sent as written.
+
+    Given a context, instructor renders every message as a Jinja2 template with it, so text
+    such as "{{ 7*7 }}" would reach the model as "49" (template injection). Each content becomes
+    a template variable instead, rendered verbatim; instructor then only dedents it (removes
+    indentation common to all its lines), which cannot remove a name or an email.
+    """
+    variables = dict(context)
+    templated = []
+    for index, message in enumerate(messages):
+        name = f"_verbatim_message_{index}"
+        variables[name] = message["content"]
+        templated.append({**message, "content": f"{{{{ {name} }}}}"})
+    return templated, variables
+
+
 @dataclass
 class TokenUsage:
     """Tokens summed over every response of one call, validation retries included."""
@@ -67,14 +86,21 @@ class LlmGateway:
         response_model: type[OutputT],
         timeout_seconds: float,
         usage: TokenUsage,
+        context: dict[str, Any] | None = None,
     ) -> OutputT:
-        """One validated object; ``usage`` is filled even when the call fails."""
+        """One validated object; ``usage`` is filled even when the call fails.
+
+        ``context`` is the validation context handed to the output model's validators (e.g.
+        the source text that extracted values must come from)."""
         hooks = Hooks()
         hooks.on(HookName.COMPLETION_RESPONSE, usage.add)
         api_key = self._settings.llm_api_key
+        if context is not None:
+            messages, context = verbatim_messages(messages, context)
         output = await self._client.create(
             response_model=response_model,
             messages=cast("list[ChatCompletionMessageParam]", messages),
+            context=context,
             max_retries=self._settings.llm_max_retries,
             hooks=hooks,
             model=self._settings.llm_model,
@@ -102,7 +128,11 @@ class JobLlm:
     clock: Callable[[], float] = field(default=time.monotonic)
 
     async def structured(
-        self, *, messages: list[dict[str, str]], response_model: type[OutputT]
+        self,
+        *,
+        messages: list[dict[str, str]],
+        response_model: type[OutputT],
+        context: dict[str, Any] | None = None,
     ) -> OutputT:
         usage = TokenUsage()
         generation = self.trace.start_generation(model=self.gateway.model)
@@ -115,6 +145,7 @@ class JobLlm:
                 response_model=response_model,
                 timeout_seconds=timeout,
                 usage=usage,
+                context=context,
             )
         except Exception as exc:
             error = self._classify(exc, deadline_bound=timeout < self.timeout_seconds)

@@ -12,10 +12,15 @@ OutputT = TypeVar("OutputT", bound=BaseModel)
 
 
 class StructuredLlm(Protocol):
-    """A validated structured answer from the LLM (implemented by services.llm.JobLlm)."""
+    """A validated structured answer from the LLM (implemented by services.llm.JobLlm);
+    ``context`` is the validation context handed to ``response_model``'s validators."""
 
     async def structured(
-        self, *, messages: list[dict[str, str]], response_model: type[OutputT]
+        self,
+        *,
+        messages: list[dict[str, str]],
+        response_model: type[OutputT],
+        context: dict[str, Any] | None = None,
     ) -> OutputT: ...
 
 

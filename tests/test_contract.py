@@ -148,7 +148,7 @@ def test_sync_and_async_extraction_use_the_same_prompt() -> None:
 SHARED_SETTINGS = {
     "queue_url", "jobs_table_name", "app_secret_id", "job_ttl_seconds", "llm_model",
     "llm_api_base", "llm_api_key", "llm_mode", "llm_timeout_seconds", "llm_max_retries",
-    "langfuse_public_key", "langfuse_secret_key", "langfuse_host", "log_level",
+    "langfuse_public_key", "langfuse_secret_key", "langfuse_host", "log_level", "aws_region",
 }  # fmt: skip
 
 

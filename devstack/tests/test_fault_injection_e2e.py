@@ -21,7 +21,14 @@ from typing import Any
 import httpx
 import pytest
 
-from devstack.e2e_support import DevstackProcess, StackPorts, wait_for_jobs
+from devstack.e2e_support import (
+    DevstackProcess,
+    StackPorts,
+    queue_depth,
+    submit,
+    wait_for_jobs,
+    wait_for_llm_calls,
+)
 from devstack.fake_llm import FakeLLMConfig, FakeLLMServer
 
 pytestmark = pytest.mark.e2e
@@ -93,19 +100,6 @@ def _duplicate_some(sqs: Any, queue_url: str, fraction: float) -> int:
     return len(copies)
 
 
-def _wait_for_progress(llm: FakeLLMServer, calls: int, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while sum(llm.llm.stats.calls.values()) < calls:
-        assert time.monotonic() < deadline, "the worker stopped making progress"
-        time.sleep(0.1)
-
-
-def _queue_depth(sqs: Any, queue_url: str) -> int:
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)
-    return sum(int(attributes["Attributes"][name]) for name in names)
-
-
 def _called_after_success(llm: FakeLLMServer, text: str, job: dict[str, Any]) -> bool:
     succeeded_at = datetime.fromisoformat(str(job["updated_at"])).timestamp()
     return max(llm.llm.stats.call_times.get(text, [0.0])) > succeeded_at
@@ -129,7 +123,7 @@ def test_every_job_is_accounted_for_under_faults_duplicates_poison_and_restarts(
         start_devstack([*base, "--no-worker"], env=WORKER_ENV)
         texts = [_text(i, designed_to_fail=i % 20 == 0) for i in range(jobs_total)]
         with ThreadPoolExecutor(max_workers=8) as pool:
-            job_ids = list(pool.map(lambda text: _submit(http, ports.api_url, text), texts))
+            job_ids = list(pool.map(lambda text: submit(http, ports.api_url, text), texts))
         sqs: Any = ports.client("sqs")
         queue_url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
         duplicates = _duplicate_some(sqs, queue_url, fraction=0.10)
@@ -140,17 +134,17 @@ def test_every_job_is_accounted_for_under_faults_duplicates_poison_and_restarts(
         # WHEN the worker runs, is killed, restarted, stopped gracefully and restarted again
         worker = [*base, "--attach", "--no-api"]
         first = start_devstack(worker, env=WORKER_ENV)
-        _wait_for_progress(llm, calls=jobs_total // 3)
+        wait_for_llm_calls(llm, timeout=120, calls=jobs_total // 3)
         first.stop(kill=True)
         second = start_devstack(worker, env=WORKER_ENV)
-        _wait_for_progress(llm, calls=2 * jobs_total // 3)
+        wait_for_llm_calls(llm, timeout=120, calls=2 * jobs_total // 3)
         second.stop()
         start_devstack(worker, env=WORKER_ENV)
         jobs = wait_for_jobs(http, ports.api_url, job_ids, timeout=240 + jobs_total / 10)
         poisoned = [job_id for job_id in poison.values() if job_id]
         poison_jobs = wait_for_jobs(http, ports.api_url, poisoned, timeout=60)
         deadline = time.monotonic() + 60
-        while _queue_depth(sqs, queue_url) and time.monotonic() < deadline:
+        while queue_depth(sqs, queue_url) and time.monotonic() < deadline:
             time.sleep(0.5)
         dlq_url = sqs.get_queue_url(QueueName=DLQ)["QueueUrl"]
         elapsed = time.monotonic() - started
@@ -180,14 +174,8 @@ def test_every_job_is_accounted_for_under_faults_duplicates_poison_and_restarts(
         assert {job["error"]["code"] for job in poison_jobs.values()} == {
             "unsupported_version", "unknown_task", "invalid_payload",
         }  # fmt: skip
-        assert _queue_depth(sqs, queue_url) == 0
-        assert _queue_depth(sqs, dlq_url) == 0
+        assert queue_depth(sqs, queue_url) == 0
+        assert queue_depth(sqs, dlq_url) == 0
         assert injected.get("429", 0) > 0
         assert injected.get("500", 0) > 0
         assert injected.get("timeout", 0) > 0
-
-
-def _submit(http: httpx.Client, api_url: str, text: str) -> str:
-    response = http.post(f"{api_url}/extract-user-async", json={"text": text})
-    assert response.status_code == 202, response.text
-    return str(response.json()["job_id"])

@@ -16,7 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
-from devstack.e2e_support import StackPorts, submit, wait_for_jobs
+from devstack.e2e_support import (
+    StackPorts,
+    submit,
+    wait_for_jobs,
+    wait_for_llm_calls,
+    wait_until_drained,
+)
 from devstack.fake_llm import FakeLLMServer
 
 pytestmark = pytest.mark.e2e
@@ -106,7 +112,7 @@ def test_poison_messages_never_block_other_jobs(
     assert poison["status"] == "failed"
     assert isinstance(poison["error"], dict)
     assert poison["error"]["code"] == "unsupported_version"
-    _wait_until_drained(sqs, queue_url)
+    wait_until_drained(sqs, queue_url)
 
 
 def test_worker_crash_and_restart_mid_run_loses_nothing(
@@ -124,7 +130,7 @@ def test_worker_crash_and_restart_mid_run_loses_nothing(
     # WHEN the worker is killed mid-run (SIGKILL, like a crashed Lambda) and later restarted,
     # then stopped gracefully and started again
     first = start_devstack(worker_args)
-    _wait_for_some_progress(fake_llm)
+    wait_for_llm_calls(fake_llm, calls=3, timeout=30)
     first.stop(kill=True)
     second = start_devstack(worker_args)
     time.sleep(1.0)
@@ -139,23 +145,3 @@ def test_worker_crash_and_restart_mid_run_loses_nothing(
         succeeded_at = datetime.fromisoformat(str(jobs[job_id]["updated_at"])).timestamp()
         calls = fake_llm.llm.stats.call_times[f"{NAMES[i]} is {30 + i} years old"]
         assert max(calls) <= succeeded_at, f"LLM called after {job_id} succeeded"
-
-
-def _wait_for_some_progress(fake_llm: FakeLLMServer, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if sum(fake_llm.llm.stats.calls.values()) >= 3:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the worker made no LLM calls")
-
-
-def _wait_until_drained(sqs: Any, queue_url: str, timeout: float = 30.0) -> None:
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)
-        if all(attributes["Attributes"][name] == "0" for name in names):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"queue not drained: {attributes['Attributes']}")

@@ -44,7 +44,7 @@ def _clear_caches() -> None:
 @pytest.fixture(autouse=True)
 def fresh_process_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts like a cold start: no cached settings or clients, no stray settings."""
-    for name in [*Settings.model_fields, "langfuse_base_url"]:
+    for name in [*Settings.model_fields.keys() - {"aws_region"}, "langfuse_base_url"]:
         monkeypatch.delenv(name.upper(), raising=False)
     _clear_caches()
     yield

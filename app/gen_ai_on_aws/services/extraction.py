@@ -73,7 +73,7 @@ def verbatim_messages(
 async def extract_user(*, text: str, settings: Settings) -> User:
     """Extract a `User` from `text`; raise a `ServiceError` saying why when it cannot."""
     api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-    # The context reaches User's validators: name and email must occur in the text (grounding).
+    # The context reaches User's validators: values must come from the text (grounding).
     messages, context = verbatim_messages(build_messages(text), grounding_context(text))
     try:
         # The deadline bounds every attempt and retry together, inside API Gateway's 29 s.

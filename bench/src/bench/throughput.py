@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from bench.support import person_text, summary_ms
-from devstack.e2e_support import DevstackProcess, StackPorts, wait_for_jobs
+from devstack.e2e_support import DevstackProcess, StackPorts, submit, wait_for_jobs
 from devstack.fake_llm import FakeLLMConfig, FakeLLMServer
 
 JOBS = 100
@@ -49,7 +49,9 @@ def _run_one(log_dir: Path, llm: FakeLLMServer, batch_size: int) -> dict[str, An
         with httpx.Client(timeout=30) as http:
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=8) as pool:
-                job_ids = list(pool.map(lambda i: _submit(http, ports.api_url, i), range(JOBS)))
+                job_ids = list(
+                    pool.map(lambda i: submit(http, ports.api_url, person_text(i)), range(JOBS))
+                )
             jobs = wait_for_jobs(http, ports.api_url, job_ids, timeout=300)
             elapsed = time.perf_counter() - started
     finally:
@@ -59,12 +61,6 @@ def _run_one(log_dir: Path, llm: FakeLLMServer, batch_size: int) -> dict[str, An
         raise RuntimeError(f"{len(failed)} jobs failed during the throughput benchmark")
     latencies = [_seconds(job["updated_at"]) - _seconds(job["created_at"]) for job in jobs.values()]
     return {"jobs": JOBS, "jobs_per_s": round(JOBS / elapsed, 2), **summary_ms(latencies)}
-
-
-def _submit(http: httpx.Client, api_url: str, index: int) -> str:
-    response = http.post(f"{api_url}/extract-user-async", json={"text": person_text(index)})
-    response.raise_for_status()
-    return str(response.json()["job_id"])
 
 
 def _seconds(stamp: object) -> float:

@@ -15,6 +15,7 @@ import boto3
 import httpx
 
 from devstack.config import REGION
+from devstack.fake_llm import FakeLLMServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,3 +117,25 @@ def submit(http: httpx.Client, api_url: str, text: str) -> str:
     response = http.post(f"{api_url}/extract-user-async", json={"text": text})
     assert response.status_code == 202, response.text
     return str(response.json()["job_id"])
+
+
+def wait_for_llm_calls(llm: FakeLLMServer, calls: int, timeout: float = 60.0) -> None:
+    """Block until the fake LLM has answered ``calls`` requests: the worker is making progress."""
+    deadline = time.monotonic() + timeout
+    while sum(llm.llm.stats.calls.values()) < calls:
+        assert time.monotonic() < deadline, f"fewer than {calls} LLM calls after {timeout:.0f} s"
+        time.sleep(0.05)
+
+
+def queue_depth(sqs: Any, queue_url: str) -> int:
+    """Visible plus in-flight messages."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)
+    return sum(int(attributes["Attributes"][name]) for name in names)
+
+
+def wait_until_drained(sqs: Any, queue_url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while queue_depth(sqs, queue_url) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert queue_depth(sqs, queue_url) == 0, f"queue not drained after {timeout:.0f} s"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -99,8 +100,6 @@ class Devstack:
             self._put_secret({"API_KEYS": self.config.api_keys})
 
     def _put_secret(self, values: dict[str, str]) -> None:
-        import json
-
         secrets = self.client("secretsmanager")
         try:
             secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps(values))

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import instructor
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     AWSSecretsManagerSettingsSource,
     BaseSettings,
@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     worker_retry_base_seconds: int = Field(default=10, ge=1, le=900)
     worker_retry_cap_seconds: int = Field(default=300, ge=1, le=900)
     powertools_metrics_namespace: str = "GenAiOnAws"
+    # botocore reads only AWS_DEFAULT_REGION; Lambda sets both, local tools often AWS_REGION.
+    aws_region: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
+    )
 
     @field_validator("llm_mode", "log_level", mode="before")
     @classmethod

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -51,8 +50,7 @@ def build_worker(
     loop: SharedLoop = shared_loop,
 ) -> Worker:
     """Wire the worker; pass clients to use fakes or moto-backed ones."""
-    # AWS_REGION is what Lambda sets; boto3 itself only reads AWS_DEFAULT_REGION.
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = settings.aws_region
     dynamodb = dynamodb or boto3.client("dynamodb", region_name=region, config=AWS_CLIENT_CONFIG)
     jobs = JobStore(dynamodb, settings.jobs_table_name, ttl_seconds=settings.job_ttl_seconds)
     return Worker(

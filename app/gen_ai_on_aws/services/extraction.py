@@ -31,6 +31,8 @@ JSON: {"name": "Priya", "age": 52, "email": null}"""
 # litellm retries transient provider errors (429, 5xx, timeouts) this many times; it applies the
 # count both in the OpenAI SDK and in its own wrapper, so one call makes at most 3 attempts.
 PROVIDER_RETRIES = 1
+# Caps runaway generations (small local models), as the worker does; a User is a few dozen tokens.
+MAX_OUTPUT_TOKENS = 1024
 
 
 def resolve_mode(settings: Settings) -> instructor.Mode:
@@ -88,6 +90,7 @@ async def extract_user(*, text: str, settings: Settings) -> User:
                 api_base=settings.llm_api_base,
                 api_key=api_key,
                 num_retries=PROVIDER_RETRIES,
+                max_tokens=MAX_OUTPUT_TOKENS,
                 _skip_mcp_handler=True,  # skips litellm's MCP gateway, which needs `mcp`
             )
     except Exception as exc:

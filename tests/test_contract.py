@@ -1,7 +1,8 @@
-"""The contract between the API and the worker (docs/contracts.md), proven with both codebases.
+"""What still crosses a boundary between the API and the worker (docs/contracts.md).
 
-Each Lambda ships its own copy of the shared models; these tests fail the moment the copies
-drift: what the API enqueues the worker must run, and the schemas must be equal.
+The shapes themselves are defined once, in `gen_ai_contracts`, and bundled into both Lambdas.
+These tests prove the two codebases use them compatibly: a job the API submits for each task is
+one the worker runs, and the result the worker stores is one the API serves.
 """
 
 from __future__ import annotations
@@ -17,24 +18,27 @@ import pytest
 from devstack.fake_llm import FakeLLMServer
 from devstack.lambda_runtime import LambdaContext, sqs_record
 from devstack.resources import StackResources
-from gen_ai_on_aws.models.queue import QueueMessage as ApiQueueMessage
-from gen_ai_on_aws.models.request import ExtractUserRequest as ApiExtractUserRequest
-from gen_ai_on_aws.models.user import User as ApiUser
-from gen_ai_on_aws.services.extraction import SYSTEM_PROMPT as API_SYSTEM_PROMPT
+from gen_ai_contracts.queue import QueueMessage
+from gen_ai_contracts.tasks import TASKS
+from gen_ai_contracts.tasks.extract_user import User
+from gen_ai_on_aws.config import Settings as ApiSettings
 from gen_ai_on_aws.services.job_submission import submit_job
 from gen_ai_on_aws.services.jobs_repository import JobsRepository
 from gen_ai_on_aws.services.queue_service import QueueService
+from worker.config import Settings as WorkerSettings
 from worker.config import get_settings
 from worker.main import handler
-from worker.models.extract_user import ExtractUserRequest as WorkerExtractUserRequest
-from worker.models.extract_user import User as WorkerUser
-from worker.models.queue import QueueMessage as WorkerQueueMessage
 from worker.runtime import get_worker
-from worker.tasks.extract_user import SYSTEM_PROMPT as WORKER_SYSTEM_PROMPT
 
 REGION = "us-east-1"
 # devstack's context is duck-typed like the one the Lambda runtime passes.
 LAMBDA_CONTEXT: Any = LambdaContext
+
+# One valid input per task: adding a task to the registry without one here fails below.
+TASK_INPUTS: dict[str, dict[str, Any]] = {
+    "extract_user": {"text": "Jason is 25 years old, jason@example.com"},
+    "complete": {"prompt": "Say hello to Jason", "max_tokens": 32},
+}
 
 
 @pytest.fixture
@@ -57,53 +61,78 @@ def worker_env(
     get_worker.cache_clear()
 
 
-def test_a_job_submitted_by_the_api_is_run_by_the_worker(worker_env: StackResources) -> None:
-    # GIVEN a job submitted through the API's own services (record first, then the message)
+def _submit_and_deliver(
+    stack: StackResources, *, task: str, payload: dict[str, Any], model: str | None = None
+) -> tuple[JobsRepository, str, dict[str, Any]]:
+    """Submit through the API's own services, then run the message through the worker's handler
+    exactly as Lambda delivers it."""
     sqs = boto3.client("sqs", region_name=REGION)
     dynamodb = boto3.client("dynamodb", region_name=REGION)
-    jobs = JobsRepository(client=dynamodb, table_name=worker_env.table_name, ttl_seconds=3600)
+    jobs = JobsRepository(client=dynamodb, table_name=stack.table_name, ttl_seconds=3600)
     job_id = submit_job(
         jobs=jobs,
-        queue=QueueService(client=sqs, queue_url=worker_env.queue_url),
-        task="extract_user",
-        payload=ApiExtractUserRequest(text="Jason is 25 years old, jason@example.com").model_dump(),
+        queue=QueueService(client=sqs, queue_url=stack.queue_url),
+        task=task,
+        payload=payload,
+        model=model,
         request_id="req-contract",
         now=datetime.now(UTC),
     )
-    # WHEN SQS delivers the API's message to the worker the way Lambda does
     [message] = sqs.receive_message(
-        QueueUrl=worker_env.queue_url, AttributeNames=["All"], MaxNumberOfMessages=10
+        QueueUrl=stack.queue_url, AttributeNames=["All"], MaxNumberOfMessages=10
     )["Messages"]
-    record = sqs_record(dict(message), queue_arn=worker_env.queue_arn, region=REGION)
-    response = handler({"Records": [record]}, LAMBDA_CONTEXT())
-    # THEN the message is acknowledged and the API reads the finished job back
+    record = sqs_record(dict(message), queue_arn=stack.queue_arn, region=REGION)
+    return jobs, job_id, handler({"Records": [record]}, LAMBDA_CONTEXT())
+
+
+def test_every_registered_task_has_a_contract_case() -> None:
+    assert set(TASK_INPUTS) == set(TASKS)
+
+
+@pytest.mark.parametrize("task", sorted(TASK_INPUTS))
+def test_a_job_the_api_submits_for_each_task_is_run_by_the_worker(
+    worker_env: StackResources, task: str
+) -> None:
+    # GIVEN an input the API validated with the task's own model
+    payload = TASKS[task].input_model.model_validate(TASK_INPUTS[task]).model_dump(mode="json")
+    # WHEN the API submits it and SQS delivers the API's message to the worker
+    jobs, job_id, response = _submit_and_deliver(worker_env, task=task, payload=payload)
+    # THEN the message is acknowledged and the API reads back a result of the task's model
     assert response == {"batchItemFailures": []}
     job = jobs.get_job(job_id=job_id, now=datetime.now(UTC))
     assert job is not None
-    assert (job.status, job.attempts, job.task) == ("succeeded", 1, "extract_user")
-    assert job.result == {"name": "Jason", "age": 25, "email": "jason@example.com"}
-    assert ApiUser.model_validate(job.result) == ApiUser(
-        name="Jason", age=25, email="jason@example.com"
+    assert (job.status, job.attempts, job.task) == ("succeeded", 1, task)
+    TASKS[task].result_model.model_validate(job.result)
+    assert job.model == "openai/fake-model"
+    assert job.usage is not None
+    assert job.usage.prompt_tokens > 0
+
+
+def test_the_extracted_user_reaches_the_api_unchanged(worker_env: StackResources) -> None:
+    jobs, job_id, _ = _submit_and_deliver(
+        worker_env, task="extract_user", payload=TASK_INPUTS["extract_user"]
     )
+    job = jobs.get_job(job_id=job_id, now=datetime.now(UTC))
+    assert job is not None
+    assert User.model_validate(job.result) == User(name="Jason", age=25, email="jason@example.com")
+
+
+def test_the_model_a_client_chose_travels_to_the_worker(
+    worker_env: StackResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs, job_id, _ = _submit_and_deliver(
+        worker_env, task="complete", payload=TASK_INPUTS["complete"], model="openai/other-model"
+    )
+    job = jobs.get_job(job_id=job_id, now=datetime.now(UTC))
+    assert job is not None
+    assert job.model == "openai/other-model"
 
 
 def test_a_failed_job_is_readable_by_the_api(worker_env: StackResources) -> None:
-    sqs = boto3.client("sqs", region_name=REGION)
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    jobs = JobsRepository(client=dynamodb, table_name=worker_env.table_name, ttl_seconds=3600)
-    job_id = submit_job(
-        jobs=jobs,
-        queue=QueueService(client=sqs, queue_url=worker_env.queue_url),
-        task="extract_user",
-        payload={"text": "nobody is described here"},
-        request_id=None,
-        now=datetime.now(UTC),
+    jobs, job_id, response = _submit_and_deliver(
+        worker_env, task="extract_user", payload={"text": "nobody is described here"}
     )
-    [message] = sqs.receive_message(QueueUrl=worker_env.queue_url, AttributeNames=["All"])[
-        "Messages"
-    ]
-    record = sqs_record(dict(message), queue_arn=worker_env.queue_arn, region=REGION)
-    assert handler({"Records": [record]}, LAMBDA_CONTEXT()) == {"batchItemFailures": []}
+    assert response == {"batchItemFailures": []}
     job = jobs.get_job(job_id=job_id, now=datetime.now(UTC))
     assert job is not None
     assert job.status == "failed"
@@ -111,54 +140,25 @@ def test_a_failed_job_is_readable_by_the_api(worker_env: StackResources) -> None
     assert job.error.code == "extraction_failed"
 
 
-@pytest.mark.parametrize(
-    ("api_model", "worker_model"),
-    [
-        (ApiQueueMessage, WorkerQueueMessage),
-        (ApiExtractUserRequest, WorkerExtractUserRequest),
-        (ApiUser, WorkerUser),
-    ],
-)
-def test_both_sides_have_the_same_json_schema(api_model: Any, worker_model: Any) -> None:
-    for mode in ("validation", "serialization"):
-        assert api_model.model_json_schema(mode=mode) == worker_model.model_json_schema(mode=mode)
-
-
-def test_messages_survive_the_round_trip_both_ways() -> None:
-    api_message = ApiQueueMessage(
+def test_the_envelope_serialises_timestamps_in_the_z_form() -> None:
+    message = QueueMessage(
         job_id="0b6e7c1e-2f7a-4c1e-9a55-3f0e2d9f5b10",
         task="extract_user",
         payload={"text": "Jason is 25 years old"},
         submitted_at=datetime(2026, 11, 23, 14, 45, 0, 123456, tzinfo=UTC),
         request_id="c0ffee",
     )
-    body = api_message.model_dump_json()
+    body = message.model_dump_json()
     assert json.loads(body)["submitted_at"] == "2026-11-23T14:45:00.123456Z"
-    worker_message = WorkerQueueMessage.model_validate_json(body)
-    assert worker_message.model_dump() == api_message.model_dump()
-    assert worker_message.model_dump_json() == body
+    assert QueueMessage.model_validate_json(body) == message
 
 
-def test_sync_and_async_extraction_use_the_same_prompt() -> None:
-    assert WORKER_SYSTEM_PROMPT == API_SYSTEM_PROMPT
+def test_both_lambdas_extend_the_one_shared_settings_class() -> None:
+    from gen_ai_contracts.settings import SharedSettings
 
-
-# Settings both Lambdas read, by DESIGN.md and docs/contracts.md; the Pulumi program and the
-# devstack set these names for both functions.
-SHARED_SETTINGS = {
-    "queue_url", "jobs_table_name", "app_secret_id", "job_ttl_seconds", "llm_model",
-    "llm_api_base", "llm_api_key", "llm_mode", "llm_timeout_seconds", "llm_max_retries",
-    "langfuse_public_key", "langfuse_secret_key", "langfuse_host", "log_level", "aws_region",
-}  # fmt: skip
-
-
-def test_both_lambdas_read_the_shared_settings_with_the_same_types_and_defaults() -> None:
-    from gen_ai_on_aws.config import Settings as ApiSettings
-    from worker.config import Settings as WorkerSettings
-
-    api_fields, worker_fields = ApiSettings.model_fields, WorkerSettings.model_fields
-    assert api_fields.keys() >= SHARED_SETTINGS
-    assert worker_fields.keys() >= SHARED_SETTINGS
-    for name in SHARED_SETTINGS:
-        api, worker = api_fields[name], worker_fields[name]
-        assert (api.annotation, api.default) == (worker.annotation, worker.default), name
+    assert issubclass(ApiSettings, SharedSettings)
+    assert issubclass(WorkerSettings, SharedSettings)
+    for name, shared in SharedSettings.model_fields.items():
+        for settings_class in (ApiSettings, WorkerSettings):
+            field = settings_class.model_fields[name]
+            assert (field.annotation, field.default) == (shared.annotation, shared.default), name

@@ -1,118 +1,33 @@
-"""Settings for the API Lambda, read once per cold start (field names: docs/contracts.md).
+"""Settings for the API Lambda: the shared ones (`gen_ai_contracts.settings`) and the API's own.
 
-Plain values come from environment variables. Sensitive ones (`SecretStr` fields) may also come
-from one Secrets Manager secret, a JSON object named by `APP_SECRET_ID`; an environment variable
-of the same name wins over the secret, so local runs and tests need no secret at all.
+Read once per cold start (names: docs/contracts.md and app/README.md); a missing or invalid
+value raises `gen_ai_contracts.settings.ConfigurationError` naming the variable.
 """
 
-import json
-import os
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import (
-    AWSSecretsManagerSettingsSource,
-    BaseSettings,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
-LlmMode = Literal["TOOLS", "TOOLS_STRICT", "JSON", "JSON_SCHEMA", "MD_JSON"]
-LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+from gen_ai_contracts.settings import SharedSettings, load_settings, split_list
 
 
-class ConfigurationError(RuntimeError):
-    """The settings are missing or invalid; the message names each variable to fix."""
+class Settings(SharedSettings):
+    """The shared settings plus what only the API reads."""
 
-
-class Settings(BaseSettings):
-    """Everything the API reads from its environment; see app/README.md for each name."""
-
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
-
-    queue_url: str
-    jobs_table_name: str
-    app_secret_id: str | None = None
-    job_ttl_seconds: int = Field(default=604_800, gt=0)
-    llm_model: str = "openai/gpt-4o-mini"
-    llm_api_base: str | None = None
-    llm_api_key: SecretStr | None = None
-    llm_mode: LlmMode | None = None
-    llm_timeout_seconds: float = Field(default=30.0, gt=0)
-    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    # Bound on one synchronous extraction, every attempt included, inside API Gateway's 29 s.
     extract_deadline_seconds: float = Field(default=25.0, gt=0)
-    langfuse_public_key: SecretStr | None = None
-    langfuse_secret_key: SecretStr | None = None
-    langfuse_host: str | None = None
-    log_level: LogLevel = "INFO"
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
-    # botocore reads only AWS_DEFAULT_REGION; Lambda sets both, local tools often AWS_REGION.
-    aws_region: str | None = Field(
-        default=None, validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
-    )
-
-    @field_validator("llm_mode", "log_level", mode="before")
-    @classmethod
-    def _upper_case(cls, value: Any) -> Any:
-        """Values are case-insensitive like the names: `json_schema`, `debug` are accepted."""
-        return (value.strip().upper() or None) if isinstance(value, str) else value
 
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_api_keys(cls, value: Any) -> Any:
         """Accept a JSON list or a comma-separated string; blanks are dropped."""
-        if isinstance(value, str):
-            text = value.strip()
-            value = json.loads(text) if text.startswith("[") else text.split(",")
-        if isinstance(value, list | tuple):
-            return tuple(str(key).strip() for key in value if str(key).strip())
-        return value
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Arguments, then the environment, then the secret named by APP_SECRET_ID (if set)."""
-        secret_id = os.environ.get("APP_SECRET_ID", "").strip()
-        if not secret_id:
-            return init_settings, env_settings
-        secret = AWSSecretsManagerSettingsSource(
-            settings_cls,
-            secret_id=secret_id,
-            region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
-            case_sensitive=False,
-        )
-        return init_settings, env_settings, secret
-
-
-def load_settings() -> Settings:
-    """Build `Settings`, turning any failure into a message that names what to fix."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(_describe(error) for error in exc.errors())
-        raise ConfigurationError(f"Invalid configuration: {problems}") from exc
-    except (BotoCoreError, ClientError, json.JSONDecodeError) as exc:
-        raise ConfigurationError(
-            f"Could not read the secret named by APP_SECRET_ID: {exc}. Check the name, the "
-            "region, that it holds a JSON object, and the role's secretsmanager:GetSecretValue."
-        ) from exc
-
-
-def _describe(error: Any) -> str:
-    name = str(error["loc"][0]).upper() if error["loc"] else "settings"
-    return f"{name}: {error['msg']}"
+        return split_list(value)
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The settings of this process (cached: one load per cold start)."""
-    return load_settings()
+    return load_settings(Settings)

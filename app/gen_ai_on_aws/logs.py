@@ -1,32 +1,17 @@
-"""The API's structured JSON logger (Powertools) and the rules that keep PII out of the logs.
+"""The API's structured JSON logger and its request-scoped keys (rules: `gen_ai_contracts.logs`).
 
 Request-scoped keys (`request_id`) live in a context variable, so concurrent requests under
-uvicorn never see each other's keys. Never log the submitted text or any secret.
+uvicorn never see each other's keys. Never log the submitted input or any secret; a name the
+client chose (task, model) is logged escaped and truncated, if at all (`quoted`).
 """
 
-import logging
-
-from aws_lambda_powertools import Logger
+from gen_ai_contracts.logs import create_logger
 
 SERVICE_NAME = "gen-ai-on-aws-api"
 
-logger = Logger(service=SERVICE_NAME, use_rfc3339=True, utc=True)
+logger = create_logger(SERVICE_NAME)
 
-# Library loggers whose lines can quote the prompt or the model's output (PII): instructor logs
-# every failed attempt with the validation error, which includes the model's answer.
-_LIBRARY_LOG_LEVELS = {
-    "instructor": logging.CRITICAL,
-    "LiteLLM": logging.WARNING,
-    "LiteLLM Router": logging.WARNING,
-    "LiteLLM Proxy": logging.WARNING,
-}
-
-
-def configure_logging(level: str) -> None:
-    """Apply `LOG_LEVEL` to our logger only; library loggers stay quiet even at DEBUG."""
-    logger.setLevel(level)
-    for name, library_level in _LIBRARY_LOG_LEVELS.items():
-        logging.getLogger(name).setLevel(library_level)
+_QUOTED_CHARS = 64
 
 
 def bind_request_id(request_id: str) -> None:
@@ -36,3 +21,8 @@ def bind_request_id(request_id: str) -> None:
 
 def unbind_request_id() -> None:
     logger.thread_safe_remove_keys(["request_id"])
+
+
+def quoted(value: str) -> str:
+    """A client-chosen name as a log value: escaped by `repr`, at most 64 characters of it."""
+    return repr(value[:_QUOTED_CHARS]) + ("..." if len(value) > _QUOTED_CHARS else "")

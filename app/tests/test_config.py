@@ -9,7 +9,8 @@ import boto3
 import pytest
 
 from devstack.resources import StackResources
-from gen_ai_on_aws.config import ConfigurationError, Settings, get_settings, load_settings
+from gen_ai_contracts.settings import ConfigurationError, load_settings
+from gen_ai_on_aws.config import Settings, get_settings
 
 SECRET_NAME = "gen-ai-on-aws/test/app"
 
@@ -27,7 +28,7 @@ def create_secret(values: dict[str, object]) -> None:
 def test_defaults_match_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     set_required(monkeypatch)
 
-    settings = load_settings()
+    settings = load_settings(Settings)
 
     assert settings.job_ttl_seconds == 604_800
     assert settings.llm_model == "openai/gpt-4o-mini"
@@ -37,6 +38,9 @@ def test_defaults_match_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.log_level == "INFO"
     assert settings.api_keys == ()
     assert settings.llm_api_key is None
+    assert settings.extract_deadline_seconds == 25
+    assert settings.llm_fallback_models == ()
+    assert settings.allowed_models == ("openai/gpt-4o-mini",)
 
 
 def test_plain_values_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,7 +50,7 @@ def test_plain_values_come_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("llm_mode", "json_schema")  # names and enum values are case-insensitive
     monkeypatch.setenv("LOG_LEVEL", "debug")
 
-    settings = load_settings()
+    settings = load_settings(Settings)
 
     assert settings.queue_url.endswith("/jobs")
     assert settings.jobs_table_name == "jobs"
@@ -64,7 +68,7 @@ def test_missing_required_setting_fails_naming_the_variable(
     monkeypatch.delenv(missing)
 
     with pytest.raises(ConfigurationError, match=f"{missing}: Field required"):
-        load_settings()
+        load_settings(Settings)
 
 
 @pytest.mark.parametrize(
@@ -84,7 +88,7 @@ def test_invalid_setting_fails_naming_the_variable(
     monkeypatch.setenv(name, value)
 
     with pytest.raises(ConfigurationError, match=name):
-        load_settings()
+        load_settings(Settings)
 
 
 @pytest.mark.parametrize(
@@ -96,9 +100,33 @@ def test_api_keys_accept_a_comma_separated_string_or_a_json_list(
     set_required(monkeypatch)
     monkeypatch.setenv("API_KEYS", raw)
 
-    keys = load_settings().api_keys
+    keys = load_settings(Settings).api_keys
 
     assert [key.get_secret_value() for key in keys] == ["key-one", "key-two"]
+
+
+def test_model_lists_accept_a_comma_separated_string_or_a_json_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    set_required(monkeypatch)
+    monkeypatch.setenv("LLM_MODEL", "openai/primary")
+    monkeypatch.setenv("LLM_FALLBACK_MODELS", " openai/second, openai/third ,")
+    monkeypatch.setenv("LLM_ALLOWED_MODELS", '["openai/primary", "openai/other"]')
+
+    settings = load_settings(Settings)
+
+    assert settings.llm_fallback_models == ("openai/second", "openai/third")
+    assert settings.allowed_models == ("openai/primary", "openai/other")
+
+
+def test_allowed_models_default_to_the_model_and_its_fallbacks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    set_required(monkeypatch)
+    monkeypatch.setenv("LLM_MODEL", "openai/primary")
+    monkeypatch.setenv("LLM_FALLBACK_MODELS", "openai/second,openai/primary")
+
+    assert load_settings(Settings).allowed_models == ("openai/primary", "openai/second")
 
 
 def test_aws_region_falls_back_to_aws_default_region(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,7 +134,7 @@ def test_aws_region_falls_back_to_aws_default_region(monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
 
-    assert load_settings().aws_region == "eu-west-3"
+    assert load_settings(Settings).aws_region == "eu-west-3"
 
 
 def test_get_settings_loads_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,7 +160,7 @@ def test_sensitive_values_come_from_the_secret(
     monkeypatch.setenv("APP_SECRET_ID", SECRET_NAME)
 
     # WHEN the settings load
-    settings = load_settings()
+    settings = load_settings(Settings)
 
     # THEN the values are the secret's, as SecretStr
     assert settings.llm_api_key is not None
@@ -150,7 +178,7 @@ def test_environment_wins_over_the_secret(
     monkeypatch.setenv("APP_SECRET_ID", SECRET_NAME)
     monkeypatch.setenv("LLM_API_KEY", "sk-from-env")
 
-    settings = load_settings()
+    settings = load_settings(Settings)
 
     assert settings.llm_api_key is not None
     assert settings.llm_api_key.get_secret_value() == "sk-from-env"
@@ -165,7 +193,7 @@ def test_wrongly_typed_secret_value_fails_naming_the_variable(
     monkeypatch.setenv("APP_SECRET_ID", SECRET_NAME)
 
     with pytest.raises(ConfigurationError, match="API_KEYS"):
-        load_settings()
+        load_settings(Settings)
 
 
 def test_unreadable_secret_fails_naming_app_secret_id(
@@ -175,7 +203,7 @@ def test_unreadable_secret_fails_naming_app_secret_id(
     monkeypatch.setenv("APP_SECRET_ID", "no-such-secret")
 
     with pytest.raises(ConfigurationError, match=r"APP_SECRET_ID.*ResourceNotFoundException"):
-        load_settings()
+        load_settings(Settings)
 
 
 def test_secret_that_is_not_json_fails_naming_app_secret_id(
@@ -188,7 +216,7 @@ def test_secret_that_is_not_json_fails_naming_app_secret_id(
     monkeypatch.setenv("APP_SECRET_ID", SECRET_NAME)
 
     with pytest.raises(ConfigurationError, match="APP_SECRET_ID"):
-        load_settings()
+        load_settings(Settings)
 
 
 def test_secret_values_never_appear_in_repr_or_logs(
@@ -198,7 +226,7 @@ def test_secret_values_never_appear_in_repr_or_logs(
     monkeypatch.setenv("LLM_API_KEY", "sk-very-secret")
     monkeypatch.setenv("API_KEYS", "client-very-secret")
     monkeypatch.setenv("LANGFUSE_SECRET_KEY", "lf-very-secret")
-    settings = load_settings()
+    settings = load_settings(Settings)
 
     logging.getLogger("test").warning("settings: %s / %r", settings, settings)
 

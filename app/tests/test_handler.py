@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from devstack.resources import StackResources
-from gen_ai_on_aws.config import ConfigurationError
+from gen_ai_contracts.settings import ConfigurationError
 
 EVENTS = Path(__file__).parent / "events"
 JASON = "Jason is 25 years old"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -10,23 +11,40 @@ import pytest
 
 from devstack.e2e_support import DevstackProcess
 
+StartDevstack = Callable[..., DevstackProcess]
 
-@pytest.fixture
-def start_devstack(tmp_path: Path) -> Iterator[Callable[..., DevstackProcess]]:
-    """Factory: start devstack processes; every one started is stopped at teardown."""
+
+@contextmanager
+def _devstack_starter(log_dir: Path) -> Iterator[StartDevstack]:
     started: list[DevstackProcess] = []
 
     def start(
         args: list[str], ready_text: str = "devstack ready", env: dict[str, str] | None = None
     ) -> DevstackProcess:
-        process = DevstackProcess(args, tmp_path / f"devstack-{len(started)}.log", env)
+        process = DevstackProcess(args, log_dir / f"devstack-{len(started)}.log", env)
         started.append(process)
         process.wait_for_log(ready_text)
         return process
 
-    yield start
-    for process in reversed(started):
-        process.stop()
+    try:
+        yield start
+    finally:
+        for process in reversed(started):
+            process.stop()
+
+
+@pytest.fixture
+def start_devstack(tmp_path: Path) -> Iterator[StartDevstack]:
+    """Factory: start devstack processes; every one started is stopped at teardown."""
+    with _devstack_starter(tmp_path) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def start_module_devstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartDevstack]:
+    """The same, for a devstack shared by a module's tests (one start-up instead of one each)."""
+    with _devstack_starter(tmp_path_factory.mktemp("devstack")) as start:
+        yield start
 
 
 @pytest.fixture

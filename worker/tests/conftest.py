@@ -104,16 +104,19 @@ class Harness:
     def submit(self, text: str = JASON, *, receives: int = 1, **fields: Any) -> Submitted:
         """Store the queued job and send its message, as POST /extract-user-async does."""
         body = self.body(text, **fields)
-        job_id = json.loads(body)["job_id"]
-        self.put_job(job_id, status="queued")
+        message = json.loads(body)
+        job_id = message["job_id"]
+        self.put_job(job_id, status="queued", task=str(message["task"]))
         return Submitted(job_id, body, self.deliver(body, receives=receives))
 
-    def put_job(self, job_id: str, *, status: str, **attributes: Any) -> None:
+    def put_job(
+        self, job_id: str, *, status: str, task: str = "extract_user", **attributes: Any
+    ) -> None:
         now = time.time()
         item: dict[str, Any] = {
             "job_id": {"S": job_id},
             "status": {"S": status},
-            "task": {"S": "extract_user"},
+            "task": {"S": task},
             "request_id": {"S": "req-test-1"},
             "created_at": {"S": "2026-01-02T03:04:05.678Z"},
             "updated_at": {"S": "2026-01-02T03:04:05.678Z"},
@@ -175,6 +178,10 @@ class Harness:
         )
         deserializer = TypeDeserializer()
         return {key: deserializer.deserialize(value) for key, value in response["Item"].items()}
+
+    def result(self, job_id: str) -> dict[str, Any]:
+        """The stored result of a succeeded job, parsed."""
+        return dict(json.loads(self.job(job_id)["result"]))
 
     def calls(self, text: str = JASON) -> int:
         """How many times the fake LLM was asked about ``text``."""

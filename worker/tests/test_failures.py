@@ -19,8 +19,8 @@ from litellm.exceptions import (
 )
 from pydantic import ValidationError
 
+from gen_ai_contracts.tasks.extract_user import User
 from worker.errors import ErrorCode, TerminalJobError
-from worker.models.extract_user import User
 from worker.services.failures import classify, retry_after_seconds
 
 

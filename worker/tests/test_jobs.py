@@ -9,7 +9,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from devstack.resources import StackResources
-from worker.models.job import ClaimOutcome, JobRef
+from gen_ai_contracts.jobs import TokenUsage
+from worker.models.job import ClaimOutcome, JobRef, JobSpend
 from worker.services.jobs import JobStore
 
 JOB_ID = "0b6e7c1e-2f7a-4c1e-9a55-3f0e2d9f5b10"
@@ -119,3 +120,50 @@ def test_other_aws_errors_are_raised(aws: StackResources, dynamodb: Any) -> None
         missing.claim(ref(), lease_expires_at=NOW)
     with pytest.raises(ClientError):
         missing.release(ref(), code="x", message="y")
+
+
+def _spend(prompt: int, completion: int, cost: float | None, model: str | None) -> JobSpend:
+    spend = JobSpend()
+    spend.add(usage=TokenUsage(prompt_tokens=prompt, completion_tokens=completion), cost=cost)
+    spend.answered_by = model
+    return spend
+
+
+def test_tokens_and_cost_sum_over_attempts_and_the_answering_model_is_kept(
+    store: JobStore, dynamodb: Any, aws: StackResources, clock: Clock
+) -> None:
+    # GIVEN a first attempt that spent tokens and was released after a retryable error
+    store.claim(ref("attempt-a"), lease_expires_at=NOW + 60)
+    spent = _spend(100, 20, 0.000015, None)
+    assert store.release(ref("attempt-a"), code="provider_unavailable", message="x", spend=spent)
+    # WHEN a second attempt succeeds with a fallback model
+    store.claim(ref("attempt-b"), lease_expires_at=NOW + 60)
+    answered = _spend(50, 5, 0.5, "openai/backup")
+    assert store.succeed(ref("attempt-b"), result_json='{"text": "hi"}', spend=answered)
+    # THEN the record holds the totals of both attempts and who answered
+    stored = item(dynamodb, aws)
+    assert stored["prompt_tokens"] == {"N": "150"}
+    assert stored["completion_tokens"] == {"N": "25"}
+    assert float(stored["cost_usd"]["N"]) == pytest.approx(0.500015)
+    assert stored["model"] == {"S": "openai/backup"}
+
+
+def test_an_attempt_without_llm_calls_leaves_usage_absent(
+    store: JobStore, dynamodb: Any, aws: StackResources
+) -> None:
+    store.claim(ref(), lease_expires_at=NOW + 60)
+    assert store.fail(ref(), code="invalid_payload", message="x", spend=JobSpend())
+    stored = item(dynamodb, aws)
+    assert "prompt_tokens" not in stored
+    assert "cost_usd" not in stored
+    assert "model" not in stored
+
+
+def test_an_unpriced_model_records_tokens_but_no_cost(
+    store: JobStore, dynamodb: Any, aws: StackResources
+) -> None:
+    store.claim(ref(), lease_expires_at=NOW + 60)
+    assert store.succeed(ref(), result_json="{}", spend=_spend(7, 3, None, "openai/local"))
+    stored = item(dynamodb, aws)
+    assert (stored["prompt_tokens"], stored["completion_tokens"]) == ({"N": "7"}, {"N": "3"})
+    assert "cost_usd" not in stored

@@ -1,20 +1,24 @@
-"""The LLM gateway: instructor modes against the fake, bounded timeouts, usage accounting."""
+"""The job's LLM: instructor modes against the fake, bounded timeouts, usage and cost
+accounting, fallbacks on retryable provider errors, and plain-text completions."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import litellm
 import pytest
-from litellm.exceptions import Timeout
+from litellm.exceptions import BadRequestError, InternalServerError, Timeout
 
+from gen_ai_contracts.jobs import TokenUsage
+from gen_ai_contracts.llm import LlmClient, UsageMeter, cost_usd
+from gen_ai_contracts.tasks.extract_user import ExtractUserRequest, User, build_messages
 from worker.config import Settings
-from worker.errors import ErrorCode, RetryableJobError
-from worker.models.extract_user import ExtractUserRequest, User
-from worker.services.llm import JobLlm, LlmGateway, TokenUsage
+from worker.errors import ErrorCode, RetryableJobError, TerminalJobError
+from worker.models.job import JobSpend
+from worker.services.llm import JobLlm
 from worker.services.loop import shared_loop
 from worker.services.metrics import JobMetrics
 from worker.services.tracing import JobTrace
-from worker.tasks.extract_user import build_messages
 
 
 def test_tools_mode_sends_tools_and_reads_the_tool_call(
@@ -37,6 +41,8 @@ def test_local_server_default_is_json_schema(harness: Any) -> None:
     # The fake keys calls by the first user message: it must be exactly the text
     assert [m["role"] for m in request["messages"]] == ["system", "user"]
     assert request["messages"][1]["content"] == "Jason is 25 years old"
+    # The task's output cap, not a generic one
+    assert request["max_tokens"] == 256
 
 
 def test_usage_counts_every_attempt_of_a_validation_retry(fake_llm: Any) -> None:
@@ -48,42 +54,77 @@ def test_usage_counts_every_attempt_of_a_validation_retry(fake_llm: Any) -> None
         llm_api_key="k",
         llm_max_retries=1,
     )
-    gateway = LlmGateway(settings)
-    once, twice = TokenUsage(), TokenUsage()
-    messages = build_messages(ExtractUserRequest(text="Jason is 25 years old"))
-    shared_loop.run(
-        gateway.structured(messages=messages, response_model=User, timeout_seconds=5, usage=once),
-        timeout=10,
-    )
-    retried = build_messages(ExtractUserRequest(text="Jason is 25 years old !invalidx1"))
-    user = shared_loop.run(
-        gateway.structured(messages=retried, response_model=User, timeout_seconds=5, usage=twice),
-        timeout=10,
-    )
+    client = LlmClient(settings)
+    once, twice = UsageMeter(), UsageMeter()
+
+    def ask(text: str, meter: UsageMeter) -> User:
+        return shared_loop.run(
+            client.structured(
+                model="openai/fake",
+                messages=build_messages(ExtractUserRequest(text=text)),
+                response_model=User,
+                timeout_seconds=5,
+                max_tokens=256,
+                meter=meter,
+            ),
+            timeout=10,
+        )
+
+    ask("Jason is 25 years old", once)
+    user = ask("Jason is 25 years old !invalidx1", twice)
     assert user.name == "Jason"
+    assert (once.responses, twice.responses) == (1, 2)
     assert twice.prompt_tokens > 2 * once.prompt_tokens
     assert twice.completion_tokens > once.completion_tokens
 
 
-class RecordingGateway:
-    """Stands in for LlmGateway: records the timeout it was given, then raises or answers."""
+def test_cost_is_tokens_times_the_bundled_prices() -> None:
+    usage = TokenUsage(prompt_tokens=1_000, completion_tokens=500)
+    prices = litellm.model_cost["gpt-4o-mini"]
+    expected = 1_000 * prices["input_cost_per_token"] + 500 * prices["output_cost_per_token"]
+    assert cost_usd("openai/gpt-4o-mini", usage) == pytest.approx(expected)
+    assert cost_usd("openai/no-such-model-has-a-price", usage) is None
 
-    model = "fake"
 
-    def __init__(self, error: Exception | None = None) -> None:
-        self.error = error
-        self.timeouts: list[float] = []
+class RecordingClient:
+    """Stands in for LlmClient: records each call's model and timeout, then raises or answers.
 
-    async def structured(self, *, timeout_seconds: float, **_: Any) -> User:
-        self.timeouts.append(timeout_seconds)
-        if self.error:
-            raise self.error
+    ``errors`` maps a model to the exception it raises; others answer with a fixed User."""
+
+    def __init__(self, errors: dict[str, Exception] | None = None) -> None:
+        self.errors = errors or {}
+        self.calls: list[tuple[str, float]] = []
+
+    async def structured(
+        self, *, model: str, timeout_seconds: float, meter: UsageMeter, **_: Any
+    ) -> User:
+        self.calls.append((model, timeout_seconds))
+        meter.add(_Response(prompt_tokens=100, completion_tokens=10))
+        if model in self.errors:
+            raise self.errors[model]
         return User(name="Ann", age=3)
 
 
-def _job_llm(gateway: RecordingGateway, *, now: float, deadline: float) -> JobLlm:
+class _Usage:
+    def __init__(self, prompt_tokens: int, completion_tokens: int) -> None:
+        self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
+
+
+class _Response:
+    def __init__(self, prompt_tokens: int, completion_tokens: int) -> None:
+        self.usage = _Usage(prompt_tokens, completion_tokens)
+
+
+def _job_llm(
+    client: RecordingClient,
+    *,
+    now: float = 100,
+    deadline: float = 500,
+    models: tuple[str, ...] = ("fake",),
+) -> JobLlm:
     return JobLlm(
-        gateway=gateway,  # type: ignore[arg-type]
+        client=client,  # type: ignore[arg-type]
+        models=models,
         deadline=deadline,
         timeout_seconds=30,
         trace=JobTrace(None),
@@ -93,26 +134,75 @@ def _job_llm(gateway: RecordingGateway, *, now: float, deadline: float) -> JobLl
 
 
 def _ask(llm: JobLlm) -> User:
-    return shared_loop.run(llm.structured(messages=[], response_model=User), timeout=5)
+    return shared_loop.run(
+        llm.structured(messages=[], response_model=User, max_tokens=256), timeout=5
+    )
 
 
 def test_call_timeout_is_llm_timeout_when_the_deadline_is_far() -> None:
-    gateway = RecordingGateway()
-    _ask(_job_llm(gateway, now=100, deadline=500))
-    assert gateway.timeouts == [30]
+    client = RecordingClient()
+    _ask(_job_llm(client, now=100, deadline=500))
+    assert client.calls == [("fake", 30)]
 
 
 def test_call_timeout_is_shortened_to_the_deadline() -> None:
-    gateway = RecordingGateway()
-    _ask(_job_llm(gateway, now=100, deadline=112.5))
-    assert gateway.timeouts == [12.5]
+    client = RecordingClient()
+    _ask(_job_llm(client, now=100, deadline=112.5))
+    assert client.calls == [("fake", 12.5)]
 
 
 def test_timeout_imposed_by_the_deadline_is_reported_as_deadline_exceeded() -> None:
     timeout = Timeout(message="slow", model="fake", llm_provider="openai")
     with pytest.raises(RetryableJobError) as raised:
-        _ask(_job_llm(RecordingGateway(timeout), now=100, deadline=101))
+        _ask(_job_llm(RecordingClient({"fake": timeout}), now=100, deadline=101))
     assert raised.value.code is ErrorCode.DEADLINE_EXCEEDED
     with pytest.raises(RetryableJobError) as raised:
-        _ask(_job_llm(RecordingGateway(timeout), now=100, deadline=500))
+        _ask(_job_llm(RecordingClient({"fake": timeout}), now=100, deadline=500))
     assert raised.value.code is ErrorCode.PROVIDER_TIMEOUT
+
+
+def _server_error(model: str) -> Exception:
+    return InternalServerError(message="boom", model=model, llm_provider="openai")
+
+
+def test_a_retryable_provider_error_falls_back_to_the_next_model() -> None:
+    # GIVEN a primary that answers 500 and a fallback that works
+    client = RecordingClient({"primary": _server_error("primary")})
+    llm = _job_llm(client, models=("primary", "backup"))
+    # WHEN the task asks once
+    user = _ask(llm)
+    # THEN the fallback answered, and both calls' tokens are on the job
+    assert user.name == "Ann"
+    assert [model for model, _ in client.calls] == ["primary", "backup"]
+    assert llm.spend.answered_by == "backup"
+    assert llm.spend.usage == TokenUsage(prompt_tokens=200, completion_tokens=20)
+    assert llm.spend.calls == 2
+
+
+def test_a_rejected_request_does_not_fall_back() -> None:
+    rejected = BadRequestError(message="bad", model="primary", llm_provider="openai")
+    client = RecordingClient({"primary": rejected})
+    with pytest.raises(TerminalJobError) as raised:
+        _ask(_job_llm(client, models=("primary", "backup")))
+    assert raised.value.code is ErrorCode.PROVIDER_REJECTED
+    assert [model for model, _ in client.calls] == ["primary"]
+
+
+def test_every_model_failing_raises_the_last_retryable_error() -> None:
+    client = RecordingClient({"a": _server_error("a"), "b": _server_error("b")})
+    llm = _job_llm(client, models=("a", "b"))
+    with pytest.raises(RetryableJobError) as raised:
+        _ask(llm)
+    assert raised.value.code is ErrorCode.PROVIDER_UNAVAILABLE
+    assert llm.spend.answered_by is None
+    assert llm.spend.calls == 2
+
+
+def test_job_spend_sums_priced_calls_only() -> None:
+    spend = JobSpend()
+    spend.add(usage=TokenUsage(prompt_tokens=1, completion_tokens=2), cost=None)
+    assert spend.cost_usd is None
+    spend.add(usage=TokenUsage(prompt_tokens=3, completion_tokens=4), cost=0.25)
+    spend.add(usage=TokenUsage(prompt_tokens=0, completion_tokens=0), cost=0.5)
+    assert spend.cost_usd == 0.75
+    assert spend.usage == TokenUsage(prompt_tokens=4, completion_tokens=6)

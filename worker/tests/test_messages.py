@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from gen_ai_contracts.queue import QueueMessage
 from worker.errors import ErrorCode, RejectedMessageError
-from worker.models.queue import QueueMessage
 from worker.services.messages import read_message
 
 JOB_ID = "0b6e7c1e-2f7a-4c1e-9a55-3f0e2d9f5b10"

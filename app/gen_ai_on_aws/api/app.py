@@ -2,16 +2,19 @@
 
 from fastapi import FastAPI
 
+from gen_ai_contracts.logs import configure_logging
 from gen_ai_on_aws import __version__
 from gen_ai_on_aws.api.auth import log_auth_mode
 from gen_ai_on_aws.api.error_handlers import install_error_handlers
 from gen_ai_on_aws.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from gen_ai_on_aws.api.routes import extraction, health, jobs
+from gen_ai_on_aws.api.routes import extraction, health, jobs, tasks
 from gen_ai_on_aws.config import get_settings
-from gen_ai_on_aws.logs import configure_logging
+from gen_ai_on_aws.logs import logger
 
 DESCRIPTION = """\
-Extract a structured `User` from free text with an LLM, synchronously or as a queued job.
+Run LLM jobs asynchronously: submit any task of `GET /tasks` to `POST /jobs` (optionally naming
+the model) and poll the job. `extract_user` (free text to a structured `User`) also has its own
+endpoints, synchronous and queued.
 
 Errors always have the body `{error, code, request_id, details}`; `code` is stable.
 """
@@ -20,7 +23,7 @@ Errors always have the body `{error, code, request_id, details}`; `code` is stab
 def create_app() -> FastAPI:
     """Build the app; loading the settings here makes bad configuration fail at start-up."""
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(logger, settings.log_level)
     log_auth_mode(settings)
     app = FastAPI(
         title="gen-ai-on-aws",
@@ -33,6 +36,7 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(extraction.router)
     app.include_router(jobs.router)
+    app.include_router(tasks.router)
     # Added last = outermost: the request id exists before the size check answers 413.
     app.add_middleware(BodySizeLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)

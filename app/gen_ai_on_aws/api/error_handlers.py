@@ -1,7 +1,5 @@
 """Exception handlers: every failure, expected or not, becomes the error body."""
 
-from typing import Any
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -10,12 +8,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gen_ai_on_aws.api.errors import (
     SERVICE_ERRORS,
     ApiError,
+    error_detail,
     error_response,
     http_error,
     request_id_of,
 )
 from gen_ai_on_aws.logs import logger
-from gen_ai_on_aws.models.errors import ErrorDetail
 from gen_ai_on_aws.services.errors import ServiceError
 
 
@@ -26,6 +24,7 @@ async def _on_api_error(request: Request, exc: Exception) -> JSONResponse:
         code=exc.code,
         message=exc.message,
         request_id=request_id_of(request),
+        details=exc.details,
         headers=exc.headers,
     )
 
@@ -40,18 +39,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     errors = exc.errors()
     if any(error.get("type") == "json_invalid" for error in errors):
         return http_error(400, request_id_of(request))
-    return http_error(422, request_id_of(request), details=[_detail(e) for e in errors])
-
-
-def _detail(error: dict[str, Any]) -> ErrorDetail:
-    """One validation error without its `input`: the input may be the PII we must not echo."""
-    location, *path = [str(part) for part in error.get("loc", ())] or [""]
-    return ErrorDetail(
-        field=".".join(path) or None,
-        location=location or None,
-        message=error["msg"],
-        type=error["type"],
-    )
+    return http_error(422, request_id_of(request), details=[error_detail(e) for e in errors])
 
 
 async def _on_service_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,5 +1,6 @@
 """The one JSON error body: codes and messages per status, and the helpers that build it."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request
@@ -14,7 +15,7 @@ _HTTP_ERRORS: dict[int, tuple[str, str]] = {
     401: ("unauthorized", "Missing or invalid X-API-Key header."),
     404: ("not_found", "No endpoint matches this path."),
     405: ("method_not_allowed", "This endpoint does not support the method."),
-    413: ("payload_too_large", "The request body is larger than the limit (256 KiB)."),
+    413: ("payload_too_large", "The request body is larger than the limit (320 KiB)."),
     415: ("unsupported_media_type", "Send the body as JSON with Content-Type: application/json."),
     422: ("validation_error", "The request is invalid; see details."),
     429: ("rate_limited", "The LLM provider is rate limiting; retry after Retry-After seconds."),
@@ -56,13 +57,32 @@ class ApiError(Exception):
     """Raised by routes and guards for an error with a specific code."""
 
     def __init__(
-        self, status_code: int, code: str, message: str, *, headers: dict[str, str] | None = None
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        *,
+        details: list[ErrorDetail] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
         self.message = message
+        self.details = details
         self.headers = headers
+
+
+def error_detail(error: Mapping[str, Any], *, prefix: tuple[str, ...] = ()) -> ErrorDetail:
+    """One pydantic validation error without its `input` (which may be the PII we must not
+    echo); `loc` starts with where it was found (`body`, `path`, ...), then the field path."""
+    location, *path = [*prefix, *(str(part) for part in error.get("loc", ()))] or [""]
+    return ErrorDetail(
+        field=".".join(path) or None,
+        location=location or None,
+        message=error["msg"],
+        type=error["type"],
+    )
 
 
 def request_id_of(request: Request) -> str | None:

@@ -15,9 +15,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gen_ai_on_aws.api.errors import http_error
 from gen_ai_on_aws.logs import bind_request_id, logger, unbind_request_id
 
-# Above the largest valid request (20,000 characters, each sent as a 12-byte escaped surrogate
-# pair: about 235 KiB), far below Lambda's 6 MB payload limit.
-MAX_BODY_BYTES = 256 * 1024
+# Above the largest valid request (a `complete` job: 24,000 characters of prompt and system
+# message, each sent as a 12-byte escaped surrogate pair: about 282 KiB), far below Lambda's
+# 6 MB payload limit. Validated inputs are much smaller as UTF-8, and always fit one SQS message.
+MAX_BODY_BYTES = 320 * 1024
 
 # Echoed in a header and written to logs: bounded, and only the characters of UUIDs, base64
 # ids (API Gateway's) and trace ids; anything else is replaced, never sanitised.

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-FINISHED = {"succeeded", "failed"}
+FINISHED = {"succeeded", "failed", "cancelled"}
 
 
 def call_api(

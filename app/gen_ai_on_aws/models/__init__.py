@@ -1,1 +1,1 @@
-"""Pydantic models: HTTP requests and responses, the queue envelope and the job record."""
+"""Pydantic models of the HTTP API (the queue envelope and task models: `gen_ai_contracts`)."""

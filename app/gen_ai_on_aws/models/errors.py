@@ -6,7 +6,9 @@ from pydantic import BaseModel, Field
 class ErrorDetail(BaseModel):
     """One problem with the request, e.g. one invalid field."""
 
-    field: str | None = Field(default=None, description="Dotted path, e.g. `text` or `job_id`.")
+    field: str | None = Field(
+        default=None, description="Dotted path, e.g. `text`, `input.prompt` or `job_id`."
+    )
     location: str | None = Field(default=None, description="`body`, `path`, `query` or `header`.")
     message: str
     type: str

@@ -4,8 +4,8 @@ from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
+from gen_ai_contracts.queue import QueueMessage
 from gen_ai_on_aws.logs import logger
-from gen_ai_on_aws.models.queue import QueueMessage
 from gen_ai_on_aws.services.errors import QueueUnavailableError, StoreUnavailableError
 from gen_ai_on_aws.services.jobs_repository import JobsRepository
 from gen_ai_on_aws.services.queue_service import QueueService
@@ -19,11 +19,19 @@ def submit_job(
     payload: dict[str, Any],
     request_id: str | None,
     now: datetime,
+    model: str | None = None,
 ) -> str:
-    """Return the new job's id. The record is written first so the worker always finds it."""
+    """Return the new job's id. The record is written first so the worker always finds it.
+
+    `task` and `model` are already checked against the registry and the allow-list."""
     job_id = str(uuid4())
     message = QueueMessage(
-        job_id=job_id, task=task, payload=payload, submitted_at=now, request_id=request_id
+        job_id=job_id,
+        task=task,
+        payload=payload,
+        submitted_at=now,
+        request_id=request_id,
+        model=model,
     )
     jobs.put_queued_job(job_id=job_id, task=task, request_id=request_id, now=now)
     try:
@@ -34,7 +42,10 @@ def submit_job(
         )
         _delete_orphan(jobs=jobs, job_id=job_id)
         raise
-    logger.info("job queued", extra={"job_id": job_id, "task": task, "message_id": message_id})
+    logger.info(
+        "job queued",
+        extra={"job_id": job_id, "task": task, "model": model, "message_id": message_id},
+    )
     return job_id
 
 

@@ -2,23 +2,19 @@
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
+from gen_ai_contracts.jobs import TokenUsage, rfc3339
 from gen_ai_on_aws.models.jobs import JobPublic
 from gen_ai_on_aws.services.aws import AwsCallError, DynamoDBClient, describe_aws_error
 from gen_ai_on_aws.services.errors import StoreUnavailableError
 
 _T = TypeVar("_T")
 _deserializer = TypeDeserializer()
-
-
-def format_timestamp(moment: datetime) -> str:
-    """RFC 3339 in UTC with a `Z`, the form both Lambdas write."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 class JobsRepository:
@@ -33,7 +29,7 @@ class JobsRepository:
         self, *, job_id: str, task: str, request_id: str | None, now: datetime
     ) -> None:
         """Create the record as `queued`, expiring `JOB_TTL_SECONDS` from now."""
-        timestamp = format_timestamp(now)
+        timestamp = rfc3339(now)
         item: dict[str, Any] = {
             "job_id": {"S": job_id},
             "status": {"S": "queued"},
@@ -99,11 +95,29 @@ class JobsRepository:
 
 
 def _to_public(item: dict[str, Any]) -> JobPublic:
+    """The public view: internal attributes (lease, `last_error`, ...) are left out."""
     result = item.get("result")
-    return JobPublic.model_validate(
-        {
-            **item,
-            "attempts": int(item.get("attempts", 0)),
-            "result": json.loads(result) if isinstance(result, str) else result,
-        }
+    cost = item.get("cost_usd")
+    return JobPublic(
+        job_id=item["job_id"],
+        status=item["status"],
+        task=item["task"],
+        created_at=item["created_at"],
+        updated_at=item["updated_at"],
+        attempts=int(item.get("attempts", 0)),
+        result=json.loads(result) if isinstance(result, str) else result,
+        error=item.get("error"),
+        model=item.get("model"),
+        usage=_usage(item),
+        cost_usd=None if cost is None else float(cost),
+    )
+
+
+def _usage(item: dict[str, Any]) -> TokenUsage | None:
+    """Null until the worker has recorded a call (`prompt_tokens` written)."""
+    if item.get("prompt_tokens") is None:
+        return None
+    return TokenUsage(
+        prompt_tokens=int(item["prompt_tokens"]),
+        completion_tokens=int(item.get("completion_tokens", 0)),
     )

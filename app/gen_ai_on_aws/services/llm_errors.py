@@ -3,6 +3,8 @@
 instructor wraps a provider error in `InstructorRetryException` with the original as
 `__cause__`, so the cause decides. Messages here are fixed strings: provider messages can quote
 keys or prompts and must never reach a client or a log line.
+
+Imports litellm and instructor: only the synchronous extraction (imported on first use) uses it.
 """
 
 import re

@@ -1,6 +1,6 @@
 """Send job envelopes to the jobs queue."""
 
-from gen_ai_on_aws.models.queue import QueueMessage
+from gen_ai_contracts.queue import QueueMessage
 from gen_ai_on_aws.services.aws import AwsCallError, SQSClient, describe_aws_error
 from gen_ai_on_aws.services.errors import QueueUnavailableError
 

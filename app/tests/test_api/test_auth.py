@@ -65,6 +65,7 @@ def test_every_api_route_is_enumerated(keyed_app: FastAPI) -> None:
         "extract-user",
         "extract-user-async",
         "jobs",
+        "tasks",
     }
 
 

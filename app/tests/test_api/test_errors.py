@@ -9,9 +9,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from gen_ai_contracts.tasks.extract_user import MAX_TEXT_CHARS
 from gen_ai_on_aws.api.deps import get_jobs_repository
 from gen_ai_on_aws.api.middleware import MAX_BODY_BYTES
-from gen_ai_on_aws.models.request import MAX_TEXT_CHARS
 
 JSON = {"Content-Type": "application/json"}
 
@@ -53,7 +53,7 @@ def test_malformed_json_returns_400_invalid_json(offline_client: TestClient) -> 
 @pytest.mark.parametrize(
     "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
 )
-@pytest.mark.parametrize("path", ["/extract-user", "/extract-user-async"])
+@pytest.mark.parametrize("path", ["/extract-user", "/extract-user-async", "/jobs"])
 def test_non_json_content_type_returns_415(
     offline_client: TestClient, path: str, content_type: str | None
 ) -> None:

@@ -226,7 +226,7 @@ def test_chunked_body_over_the_limit_is_413_and_stores_nothing(
     client: TestClient, stack: Stack
 ) -> None:
     # GIVEN a body streamed in chunks, with no Content-Length to refuse it up front
-    chunks = iter([b'{"text": "', *([b"x" * 65_536] * 4), b'"}'])
+    chunks = iter([b'{"text": "', *([b"x" * 65_536] * (MAX_BODY_BYTES // 65_536 + 1)), b'"}'])
 
     # WHEN it is submitted
     response = client.post(SUBMIT, content=chunks, headers=JSON)
@@ -481,7 +481,6 @@ def test_malformed_job_id_is_422_before_any_dynamodb_call(
         "/jobs/%2e%2e%2fhealth",
         f"/jobs/{VALID_JOB_ID}/..%2F..%2Fhealth",
         f"/jobs/{VALID_JOB_ID}/result",
-        "/jobs/",
         "/jobs/..",
     ],
 )
@@ -493,6 +492,20 @@ def test_traversal_like_paths_match_no_route(
     response = client.get(path)
 
     assert_refused(response, 404, "not_found")
+    assert repository_calls == []
+
+
+@pytest.mark.parametrize("path", ["/jobs", "/jobs/"])
+def test_reading_the_jobs_collection_is_405_without_a_lookup(
+    counting_client: tuple[TestClient, list[str]], path: str
+) -> None:
+    # The collection only takes submissions (`/jobs/` is redirected to it).
+    client, repository_calls = counting_client
+
+    response = client.get(path)
+
+    assert_refused(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == "POST"
     assert repository_calls == []
 
 

@@ -55,6 +55,9 @@ def test_running_job_shows_status_without_result(
         "attempts": 1,
         "result": None,
         "error": None,
+        "model": None,
+        "usage": None,
+        "cost_usd": None,
     }
 
 
@@ -79,6 +82,90 @@ def test_failed_job_returns_the_error(client: TestClient, api_env: StackResource
 
     assert body["status"] == "failed"
     assert body["error"] == {"code": "extraction_failed", "message": "no valid person"}
+
+
+def test_finished_job_shows_the_model_usage_and_cost_the_worker_recorded(
+    client: TestClient, api_env: StackResources
+) -> None:
+    # GIVEN a job the worker finished, recording which model answered and what it used
+    job_id = str(uuid4())
+    put_job(
+        api_env.table_name,
+        job_id,
+        "succeeded",
+        task={"S": "complete"},
+        result={"S": json.dumps({"text": "Queues wait", "finish_reason": "stop"})},
+        model={"S": "openai/gpt-4o-mini"},
+        prompt_tokens={"N": "120"},
+        completion_tokens={"N": "35"},
+        cost_usd={"N": "0.0000390"},
+    )
+
+    body = client.get(f"/jobs/{job_id}").json()
+
+    assert body["task"] == "complete"
+    assert body["result"] == {"text": "Queues wait", "finish_reason": "stop"}
+    assert body["model"] == "openai/gpt-4o-mini"
+    assert body["usage"] == {"prompt_tokens": 120, "completion_tokens": 35}
+    assert body["cost_usd"] == pytest.approx(0.000039)
+    assert isinstance(body["cost_usd"], float)
+
+
+def test_unpriced_model_has_usage_but_null_cost(
+    client: TestClient, api_env: StackResources
+) -> None:
+    job_id = str(uuid4())
+    put_job(
+        api_env.table_name,
+        job_id,
+        "succeeded",
+        model={"S": "openai/self-hosted"},
+        prompt_tokens={"N": "10"},
+        completion_tokens={"N": "0"},
+    )
+
+    body = client.get(f"/jobs/{job_id}").json()
+
+    assert (body["model"], body["cost_usd"]) == ("openai/self-hosted", None)
+    assert body["usage"] == {"prompt_tokens": 10, "completion_tokens": 0}
+
+
+def test_cancelled_job_is_shown_as_cancelled(client: TestClient, api_env: StackResources) -> None:
+    job_id = str(uuid4())
+    put_job(api_env.table_name, job_id, "cancelled")
+
+    assert client.get(f"/jobs/{job_id}").json()["status"] == "cancelled"
+
+
+def test_internal_attributes_stay_private(client: TestClient, api_env: StackResources) -> None:
+    # GIVEN a job released after a retryable error, with the worker's bookkeeping on it
+    job_id = str(uuid4())
+    last_error = {"M": {"code": {"S": "llm_unavailable"}, "message": {"S": "HTTP 503"}}}
+    put_job(
+        api_env.table_name,
+        job_id,
+        "queued",
+        last_error=last_error,
+        lease_expires_at={"N": "1"},
+        request_id={"S": "req-1"},
+    )
+
+    body = client.get(f"/jobs/{job_id}").json()
+
+    # THEN the public view has its fixed fields only
+    assert set(body) == {
+        "job_id",
+        "status",
+        "task",
+        "created_at",
+        "updated_at",
+        "attempts",
+        "result",
+        "error",
+        "model",
+        "usage",
+        "cost_usd",
+    }
 
 
 def test_unknown_job_returns_404_job_not_found(client: TestClient) -> None:

@@ -28,6 +28,9 @@ def test_submitted_text_is_never_logged(
     client.post("/extract-user", json={"text": NOBODY})
     client.post("/extract-user", json={"text": f"!badjson {PERSON}"})
     client.post("/extract-user", json={"text": PERSON, "unexpected": PERSON})
+    client.post("/jobs", json={"task": "complete", "input": {"prompt": PERSON, "system": NOBODY}})
+    client.post("/jobs", json={"task": "complete", "input": {"prompt": PERSON, "max_tokens": 0}})
+    client.post("/jobs", json={"task": "extract_user", "input": {"text": f"{PERSON}\x00"}})
     output = capfd.readouterr()
 
     # THEN no log line or output contains any part of them

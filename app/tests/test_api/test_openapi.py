@@ -10,7 +10,9 @@ from fastapi.testclient import TestClient
 EXPECTED_ERRORS = {
     ("post", "/extract-user"): {"400", "401", "413", "415", "422", "429", "500", "502", "503"},
     ("post", "/extract-user-async"): {"400", "401", "413", "415", "422", "500", "503"},
+    ("post", "/jobs"): {"400", "401", "413", "415", "422", "500", "503"},
     ("get", "/jobs/{job_id}"): {"401", "404", "422", "500", "503"},
+    ("get", "/tasks"): {"401", "500"},
 }
 
 
@@ -38,11 +40,29 @@ def test_fastapis_default_validation_schema_is_not_advertised(schema: dict[str, 
     assert "HTTPValidationError" not in schema["components"]["schemas"]
 
 
-def test_submission_documents_202_and_location(schema: dict[str, Any]) -> None:
-    accepted = schema["paths"]["/extract-user-async"]["post"]["responses"]["202"]
+@pytest.mark.parametrize("path", ["/extract-user-async", "/jobs"])
+def test_submissions_document_202_and_location(schema: dict[str, Any], path: str) -> None:
+    accepted = schema["paths"][path]["post"]["responses"]["202"]
 
     assert "Location" in accepted["headers"]
     assert accepted["content"]["application/json"]["schema"]["$ref"].endswith("/JobCreated")
+
+
+def test_job_submission_documents_its_body_with_examples(schema: dict[str, Any]) -> None:
+    body = schema["paths"]["/jobs"]["post"]["requestBody"]["content"]["application/json"]
+    job_create = schema["components"]["schemas"]["JobCreate"]
+
+    assert body["schema"]["$ref"].endswith("/JobCreate")
+    assert job_create["required"] == ["task", "input"]
+    assert job_create["additionalProperties"] is False
+    assert {example["task"] for example in job_create["examples"]} == {"complete", "extract_user"}
+
+
+def test_job_view_documents_model_usage_and_cost(schema: dict[str, Any]) -> None:
+    job = schema["components"]["schemas"]["JobPublic"]["properties"]
+
+    assert {"model", "usage", "cost_usd"} <= set(job)
+    assert "cancelled" in job["status"]["enum"]
 
 
 def test_api_key_scheme_is_documented(schema: dict[str, Any]) -> None:

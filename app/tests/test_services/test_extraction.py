@@ -1,27 +1,25 @@
-"""extract_user against the fake LLM: real litellm + instructor, every failure classified."""
+"""extract_user against the fake LLM: the shared LLM client (real litellm + instructor), every
+failure classified."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import instructor
 import pytest
 
 from devstack.fake_llm import FakeLLMServer
+from gen_ai_contracts.tasks.extract_user import MAX_OUTPUT_TOKENS, SYSTEM_PROMPT, User
+from gen_ai_contracts.tasks.extract_user import ExtractUserRequest as Request
 from gen_ai_on_aws.config import Settings
+from gen_ai_on_aws.services import extraction
 from gen_ai_on_aws.services.errors import (
     ExtractionFailedError,
     LlmRateLimitedError,
     LlmRejectedError,
     LlmUnavailableError,
 )
-from gen_ai_on_aws.services.extraction import (
-    SYSTEM_PROMPT,
-    extract_user,
-    resolve_mode,
-    verbatim_messages,
-)
+from gen_ai_on_aws.services.extraction import extract_user as extract_user_with
 
 # anyio's pytest plugin (installed with anyio) runs the async tests on asyncio.
 pytestmark = pytest.mark.anyio
@@ -42,19 +40,8 @@ def build_settings(api_base: str | None, **overrides: Any) -> Settings:
     return Settings(**(fields | overrides))
 
 
-@pytest.mark.parametrize(
-    ("api_base", "mode", "expected"),
-    [
-        (None, None, instructor.Mode.TOOLS),
-        ("http://127.0.0.1:8080/v1", None, instructor.Mode.JSON_SCHEMA),
-        ("http://127.0.0.1:8080/v1", "TOOLS", instructor.Mode.TOOLS),
-        (None, "MD_JSON", instructor.Mode.MD_JSON),
-    ],
-)
-def test_resolve_mode_defaults_by_provider_and_honours_llm_mode(
-    api_base: str | None, mode: str | None, expected: instructor.Mode
-) -> None:
-    assert resolve_mode(build_settings(api_base, llm_mode=mode)) == expected
+async def extract_user(*, text: str, settings: Settings) -> User:
+    return await extract_user_with(request=Request(text=text), settings=settings)
 
 
 @pytest.mark.parametrize("mode", ["TOOLS", "JSON_SCHEMA", "JSON", "MD_JSON"])
@@ -82,6 +69,7 @@ async def test_sends_examples_in_the_system_message_and_the_text_as_first_user_m
     assert system["content"].startswith(SYSTEM_PROMPT)
     assert user == {"role": "user", "content": JASON}
     assert request["model"] == "fake-model"
+    assert request["max_tokens"] == MAX_OUTPUT_TOKENS
 
 
 async def test_text_without_a_person_fails_extraction_after_validation_retries(
@@ -167,6 +155,19 @@ async def test_unreachable_provider_is_unavailable() -> None:
         await extract_user(text=JASON, settings=settings)
 
 
+async def test_an_error_unrelated_to_the_llm_propagates_as_a_bug(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class BrokenClient:
+        async def structured(self, **arguments: Any) -> User:
+            raise KeyError("a bug")
+
+    monkeypatch.setattr(extraction, "llm_client", lambda settings: BrokenClient())
+
+    with pytest.raises(KeyError, match="a bug"):
+        await extract_user(text=JASON, settings=build_settings(None))
+
+
 async def test_provider_refusal_is_rejected_without_its_message(rejecting_llm_url: str) -> None:
     with pytest.raises(LlmRejectedError) as exc:
         await extract_user(text=JASON, settings=build_settings(rejecting_llm_url))
@@ -220,20 +221,3 @@ async def test_template_syntax_in_the_text_reaches_the_model_as_written(
     system, first_user = request["messages"][:2]
     assert system["content"].startswith(SYSTEM_PROMPT)
     assert first_user["content"].startswith(text)
-
-
-def test_verbatim_messages_turn_every_content_into_a_variable() -> None:
-    messages = [{"role": "system", "content": "S {{ x }}"}, {"role": "user", "content": "U"}]
-
-    templated, context = verbatim_messages(messages, {"source_text": "U"})
-
-    assert templated == [
-        {"role": "system", "content": "{{ _verbatim_message_0 }}"},
-        {"role": "user", "content": "{{ _verbatim_message_1 }}"},
-    ]
-    assert context == {
-        "source_text": "U",
-        "_verbatim_message_0": "S {{ x }}",
-        "_verbatim_message_1": "U",
-    }
-    assert messages[0]["content"] == "S {{ x }}"  # the caller's list is left alone

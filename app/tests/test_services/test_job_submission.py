@@ -39,7 +39,7 @@ def queued_bodies(queue_url: str) -> list[dict[str, Any]]:
     return [json.loads(message["Body"]) for message in messages]
 
 
-def submit(jobs: JobsRepository, queue: QueueService) -> str:
+def submit(jobs: JobsRepository, queue: QueueService, model: str | None = None) -> str:
     return submit_job(
         jobs=jobs,
         queue=queue,
@@ -47,6 +47,7 @@ def submit(jobs: JobsRepository, queue: QueueService) -> str:
         payload={"text": "Jason is 25 years old"},
         request_id="req-1",
         now=NOW,
+        model=model,
     )
 
 
@@ -64,7 +65,22 @@ def test_submit_job_records_then_enqueues_the_same_job(aws: StackResources) -> N
         "payload": {"text": "Jason is 25 years old"},
         "submitted_at": "2026-11-23T14:45:00Z",
         "request_id": "req-1",
+        "model": None,
     }
+
+
+def test_submit_job_sends_the_chosen_model_and_logs_it(
+    aws: StackResources, captured_logs: Any
+) -> None:
+    job_id = submit(build_jobs(aws.table_name), build_queue(aws.queue_url), model="openai/m-1")
+
+    [body] = queued_bodies(aws.queue_url)
+    [line] = captured_logs.with_message("job queued")
+    assert body["model"] == "openai/m-1"
+    assert (line["job_id"], line["model"]) == (job_id, "openai/m-1")
+    # The chosen model answers later: the record shows none until the worker writes one.
+    [item] = table_items(aws.table_name)
+    assert "model" not in item
 
 
 def test_failed_enqueue_deletes_the_job_and_reraises(aws: StackResources) -> None:

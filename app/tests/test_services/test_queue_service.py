@@ -12,10 +12,10 @@ import pytest
 from botocore.config import Config
 
 from devstack.resources import StackResources
+from gen_ai_contracts.queue import QueueMessage
+from gen_ai_contracts.tasks.extract_user import MAX_TEXT_CHARS
 from gen_ai_on_aws.api.deps import get_dynamodb_client, get_sqs_client
 from gen_ai_on_aws.config import Settings
-from gen_ai_on_aws.models.queue import QueueMessage
-from gen_ai_on_aws.models.request import MAX_TEXT_CHARS
 from gen_ai_on_aws.services.aws import create_sqs_client
 from gen_ai_on_aws.services.errors import QueueUnavailableError
 from gen_ai_on_aws.services.queue_service import QueueService

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -35,17 +36,31 @@ def main(argv: list[str] | None = None) -> int:
 def _print_usage(api_url: str, api_keys: str | None) -> None:
     # Never echo a key: the user already has it, and terminals end up in logs.
     key_header = ' -H "X-API-Key: $API_KEY"' if api_keys else ""
+    complete = '{"task": "complete", "input": {"prompt": "Write a haiku about queues."}}'
     print(
         f"""
 API:  {api_url}   (docs: {api_url}/docs)
-Submit a job:
+{_models_line()}
+Submit an extraction job:
   curl -s -X POST {api_url}/extract-user-async{key_header} \\
        -H 'Content-Type: application/json' -d '{{"text": "Jason is 25 years old"}}'
+Or any task of `curl -s{key_header} {api_url}/tasks`, e.g. free-form text:
+  curl -s -X POST {api_url}/jobs{key_header} \\
+       -H 'Content-Type: application/json' -d '{complete}'
 Poll it (use the status_url from the answer):
   curl -s{key_header} {api_url}/jobs/<job_id>
 Press Ctrl-C to stop.""",
         flush=True,
     )
+
+
+def _models_line() -> str:
+    """The models the API and worker read (the devstack set or kept them in this environment)."""
+    line = f"LLM:  {os.environ.get('LLM_MODEL', '?')}"
+    for label, name in (("fallbacks", "LLM_FALLBACK_MODELS"), ("allowed", "LLM_ALLOWED_MODELS")):
+        if os.environ.get(name):
+            line += f"; {label}: {os.environ[name]}"
+    return line
 
 
 if __name__ == "__main__":

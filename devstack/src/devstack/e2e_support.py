@@ -97,7 +97,8 @@ class StackPorts:
 def wait_for_jobs(
     http: httpx.Client, api_url: str, job_ids: list[str], timeout: float = 60.0
 ) -> dict[str, dict[str, object]]:
-    """Poll every job until it is succeeded or failed; fail the test if any is not by then."""
+    """Poll every job until it is finished (succeeded, failed or cancelled); fail the test if
+    any is not by then."""
     done: dict[str, dict[str, object]] = {}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and len(done) < len(job_ids):
@@ -105,7 +106,7 @@ def wait_for_jobs(
             if job_id in done:
                 continue
             job = http.get(f"{api_url}/jobs/{job_id}").raise_for_status().json()
-            if job["status"] in ("succeeded", "failed"):
+            if job["status"] in ("succeeded", "failed", "cancelled"):
                 done[job_id] = job
         time.sleep(0.2)
     pending = [job_id for job_id in job_ids if job_id not in done]
@@ -115,6 +116,22 @@ def wait_for_jobs(
 
 def submit(http: httpx.Client, api_url: str, text: str) -> str:
     response = http.post(f"{api_url}/extract-user-async", json={"text": text})
+    assert response.status_code == 202, response.text
+    return str(response.json()["job_id"])
+
+
+def submit_job(
+    http: httpx.Client,
+    api_url: str,
+    task: str,
+    task_input: dict[str, Any],
+    model: str | None = None,
+) -> str:
+    """``POST /jobs``: any task of the registry, optionally on a chosen model."""
+    body: dict[str, Any] = {"task": task, "input": task_input}
+    if model is not None:
+        body["model"] = model
+    response = http.post(f"{api_url}/jobs", json=body)
     assert response.status_code == 202, response.text
     return str(response.json()["job_id"])
 

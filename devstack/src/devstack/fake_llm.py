@@ -1,8 +1,12 @@
 """A small OpenAI-compatible chat-completions server for tests, benchmarks and the devstack.
 
 The real litellm + instructor code talks to it over HTTP, so every test exercises the client
-stack we ship. It extracts ``{"name", "age", "email"}`` from sentences such as
-"Jason is 25 years old" and can inject faults, either for every call (``FakeLLMConfig``) or per
+stack we ship. Asked for structured output (``response_format``, ``tools``, or instructor's
+MD_JSON instructions) it extracts ``{"name", "age", "email"}`` from sentences such as
+"Jason is 25 years old"; asked for plain text (the ``complete`` task) it answers
+``"echo: <the first 200 characters of the prompt>"``, cut to ``max_tokens`` words (a token is a
+word here) with ``finish_reason`` ``"length"``. It can inject faults for every call
+(``FakeLLMConfig``: random rates, or ``fail_models`` to always fail one model name) or per
 prompt with directives embedded in the user text:
 
 - ``!400`` / ``!429`` / ``!500`` / ``!timeout`` / ``!invalid`` / ``!badjson``: fail every call
@@ -12,7 +16,9 @@ prompt with directives embedded in the user text:
   text does not contain (``<name>@example.com``, as SmolLM2 does by analogy with the prompt);
 - the same with ``xN`` (``!429x2``): fail the first N calls for that text, then answer normally.
 
-Calls are counted per prompt text, so tests can prove that no job was processed twice.
+The output faults (``!invalid``, ``!badjson``, ``!hallucinate``, ``!inventemail``) only change
+structured answers; a plain-text request still gets its echo. Calls are counted per prompt text,
+and per model, so tests can prove that no job was processed twice and which model answered.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ _DIRECTIVE = re.compile(
 )
 _NAME_AGE = re.compile(r"\b([A-Z][a-z]+)\b[^.?!]*?\b(\d{1,3})\s*(?:years?|yrs?|y/o)\b")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+# What instructor's MD_JSON mode appends to the prompt (it sends no response_format or tools).
+_MD_JSON_MARKER = "```json"
 
 
 @dataclass
@@ -46,6 +54,9 @@ class FakeLLMConfig:
     retry_after_seconds: int = 1
     timeout_sleep_seconds: float = 30.0
     seed: int | None = None
+    # Model name as the request body carries it ("fake-primary" for "openai/fake-primary") ->
+    # the HTTP status every call to that model gets, before any directive or random fault.
+    fail_models: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -57,6 +68,7 @@ class FakeLLMStats:
     outcomes: Counter[str] = field(default_factory=Counter)
     requests: list[dict[str, Any]] = field(default_factory=list)
     call_times: dict[str, list[float]] = field(default_factory=dict)
+    models: Counter[str] = field(default_factory=Counter)
 
 
 def extract_user(text: str) -> dict[str, Any] | None:
@@ -85,6 +97,22 @@ def hallucinate_user(text: str) -> dict[str, Any]:
     """A person the text does not mention at all."""
     name = "Maria" if "maria" not in text.lower() else "Tomas"
     return {"name": name, "age": 31, "email": f"{name.lower()}@example.com"}
+
+
+def wants_structured_output(body: dict[str, Any]) -> bool:
+    """Whether instructor asked for JSON: a response format, tools, or MD_JSON's instruction."""
+    if body.get("response_format") or body.get("tools"):
+        return True
+    return any(_MD_JSON_MARKER in str(m.get("content", "")) for m in body.get("messages", []))
+
+
+def echo_answer(text: str, max_tokens: int | None) -> tuple[str, str]:
+    """The plain-text answer and its finish reason; counts words as tokens."""
+    answer = f"echo: {text[:200]}"
+    words = answer.split()
+    if max_tokens is not None and max_tokens < len(words):
+        return " ".join(words[:max_tokens]), "length"
+    return answer, "stop"
 
 
 def last_user_text(body: dict[str, Any]) -> str:
@@ -118,11 +146,16 @@ class FakeLLM:
     def decide(self, body: dict[str, Any]) -> tuple[str, str]:
         """Return (outcome, prompt text) for one call and record it."""
         text = last_user_text(body)
+        model = str(body.get("model", ""))
         with self._lock:
             self.stats.calls[text] += 1
+            self.stats.models[model] += 1
             self.stats.requests.append(body)
             self.stats.call_times.setdefault(text, []).append(time.time())
-            outcome = self._directive_outcome(text, self.stats.calls[text])
+            failing_status = self.config.fail_models.get(model)
+            outcome = str(failing_status) if failing_status else None
+            if outcome is None:
+                outcome = self._directive_outcome(text, self.stats.calls[text])
             if outcome is None:
                 outcome = self._random_outcome()
             self.stats.outcomes[outcome] += 1
@@ -150,11 +183,24 @@ class FakeLLM:
         return "ok"
 
 
-def _completion(body: dict[str, Any], content: dict[str, Any] | str) -> dict[str, Any]:
+def _text_completion(body: dict[str, Any], text: str) -> dict[str, Any]:
+    """A plain-text chat.completion, for requests that ask for no structure."""
+    answer, finish_reason = echo_answer(
+        text, body.get("max_completion_tokens") or body.get("max_tokens")
+    )
+    completion = _completion(body, answer, finish_reason)
+    usage = completion["usage"]
+    usage["completion_tokens"] = len(answer.split())
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    return completion
+
+
+def _completion(
+    body: dict[str, Any], content: dict[str, Any] | str, finish_reason: str = "stop"
+) -> dict[str, Any]:
     """An OpenAI chat.completion; a tool call when the client offered tools (instructor TOOLS)."""
     arguments = content if isinstance(content, str) else json.dumps(content)
     message: dict[str, Any] = {"role": "assistant", "content": arguments}
-    finish_reason = "stop"
     tools = body.get("tools") or []
     if tools:
         name = tools[0].get("function", {}).get("name", "tool")
@@ -186,6 +232,10 @@ def _completion(body: dict[str, Any], content: dict[str, Any] | str) -> dict[str
     }
 
 
+def _error(message: str, kind: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind}}
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _FakeLLMHTTPServer
     protocol_version = "HTTP/1.1"
@@ -203,6 +253,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "calls": dict(llm.stats.calls),
                     "successes": dict(llm.stats.successes),
                     "outcomes": dict(llm.stats.outcomes),
+                    "models": dict(llm.stats.models),
                 }
             self._send(200, payload)
         else:
@@ -228,18 +279,13 @@ class _Handler(BaseHTTPRequestHandler):
         outcome, text = llm.decide(body)
         if llm.config.latency_seconds:
             time.sleep(llm.config.latency_seconds)
-        if outcome == "400":
-            error = {"error": {"message": "bad request", "type": "invalid_request_error"}}
-            self._send(400, error)
-        elif outcome == "429":
-            headers = {"Retry-After": str(llm.config.retry_after_seconds)}
-            error = {"error": {"message": "rate limited", "type": "rate_limit_error"}}
-            self._send(429, error, headers)
-        elif outcome == "500":
-            self._send(500, {"error": {"message": "upstream exploded", "type": "server_error"}})
+        if outcome.isdigit():
+            self._send_error(int(outcome), llm.config.retry_after_seconds)
         elif outcome == "timeout":
             time.sleep(llm.config.timeout_sleep_seconds)
             self._send(504, {"error": {"message": "too slow", "type": "timeout"}})
+        elif not wants_structured_output(body):
+            self._send(200, _text_completion(body, text))
         elif outcome == "invalid":
             self._send(200, _completion(body, {"name": "", "age": -1}))
         elif outcome == "badjson":
@@ -251,6 +297,16 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             user = extract_user(text)
             self._send(200, _completion(body, user or {"name": "", "age": -1}))
+
+    def _send_error(self, status: int, retry_after_seconds: int) -> None:
+        """An OpenAI-style error; a 429 says when to retry, as providers do."""
+        if status == 429:
+            headers = {"Retry-After": str(retry_after_seconds)}
+            self._send(429, _error("rate limited", "rate_limit_error"), headers)
+        elif status >= 500:
+            self._send(status, _error("upstream exploded", "server_error"))
+        else:
+            self._send(status, _error("bad request", "invalid_request_error"))
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()

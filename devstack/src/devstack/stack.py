@@ -118,7 +118,12 @@ class Devstack:
         )
 
     def _configure_environment(self) -> None:
-        """The Lambdas' settings, pointed at the local components (same names as deployed)."""
+        """The Lambdas' settings, pointed at the local components (same names as deployed).
+
+        Whatever else this environment sets is kept, e.g. LLM_FALLBACK_MODELS and
+        LLM_ALLOWED_MODELS; without a provider of its own, every model name goes to the local
+        server's LLM_API_BASE (the embedded model and the fake answer any name).
+        """
         assert self.resources is not None
         env = {
             "AWS_REGION": REGION,

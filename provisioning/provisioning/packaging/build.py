@@ -1,4 +1,5 @@
-"""Build one function's zip: install, copy, trim, compile, check the size, archive."""
+"""Build one function's zip: install, copy (with the workspace code it uses), trim, compile,
+check the size, archive."""
 
 from __future__ import annotations
 
@@ -63,7 +64,10 @@ def build_function(target: LambdaTarget, options: BuildOptions) -> BuildResult:
         requirements = install.export_requirements(options.workspace, member)
         install.install_dependencies(requirements, staging, options.platform)
         installed = tree_size(staging)
-        install.copy_member_code(member, staging)
+        # The member's code and that of the workspace members it imports (the contracts).
+        own_code = (member, *install.workspace_dependencies(options.workspace, member))
+        for code in own_code:
+            install.copy_member_code(code, staging)
         rules = (*SAFE_RULES, AWS_SDK_RULE) if options.drop_aws_sdk else SAFE_RULES
         trimmed = apply_trim(staging, rules)
         before_bytecode = tree_size(staging)
@@ -74,7 +78,7 @@ def build_function(target: LambdaTarget, options: BuildOptions) -> BuildResult:
             )
             bytecode.compile_tree(interpreter, staging, options.workers)
             if options.sourceless:
-                own = frozenset(path.name for path in member.package_dirs)
+                own = frozenset(path.name for code in own_code for path in code.package_dirs)
                 source_removed = bytecode.make_sourceless(
                     staging, third_party_names(staging) - own, options.platform.python_version
                 )

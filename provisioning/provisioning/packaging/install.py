@@ -1,4 +1,5 @@
-"""Install a member's locked dependencies and its own code into a staging directory with uv."""
+"""Install a member's locked dependencies, its code and that of the workspace members it uses
+(the contracts) into a staging directory with uv."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from provisioning.packaging.targets import MemberInfo, Platform
+from provisioning.packaging.targets import MemberInfo, Platform, read_member_at
 
 
 def uv_executable() -> str:
@@ -21,7 +22,30 @@ def uv_executable() -> str:
 
 
 def export_requirements(workspace: Path, member: MemberInfo) -> str:
-    """Pinned third-party requirements of one member, exactly as in uv.lock."""
+    """Pinned third-party requirements of one member and of the workspace members it depends
+    on, exactly as in uv.lock; the workspace members' own code is copied (`copy_member_code`)."""
+    exported = _export(workspace, member, "--no-emit-workspace")
+    local = _local_paths(exported)
+    if local:
+        raise ValueError(
+            f"{member.distribution} depends on local paths {local} outside the workspace; "
+            "make them workspace members (their code is then bundled) or publish them."
+        )
+    return exported
+
+
+def workspace_dependencies(workspace: Path, member: MemberInfo) -> tuple[MemberInfo, ...]:
+    """The workspace members `member` needs at run time (e.g. the contracts), direct or not."""
+    members = []
+    for path in _local_paths(_export(workspace, member)):
+        root = (workspace / path).resolve()
+        if not root.is_relative_to(workspace.resolve()):
+            raise ValueError(f"{member.distribution} depends on {path}, outside the workspace")
+        members.append(read_member_at(root))
+    return tuple(members)
+
+
+def _export(workspace: Path, member: MemberInfo, *extra: str) -> str:
     command = [
         uv_executable(),
         "export",
@@ -34,17 +58,21 @@ def export_requirements(workspace: Path, member: MemberInfo) -> str:
         "--no-emit-project",  # the member's own code is copied, not built as a wheel
         "--no-header",
         "--no-annotate",
+        *extra,
     ]
-    exported = subprocess.run(  # noqa: S603 - fixed argv, no shell
+    return subprocess.run(  # noqa: S603 - fixed argv, no shell
         command, cwd=workspace, check=True, capture_output=True, text=True
     ).stdout
-    local = [line for line in exported.splitlines() if line.startswith(("./", "-e ", "."))]
-    if local:
-        raise ValueError(
-            f"{member.distribution} depends on workspace members {local}; "
-            "package their code as well before deploying it."
-        )
-    return exported
+
+
+def _local_paths(exported: str) -> list[str]:
+    """The path requirements (`./contracts`, `-e ./x ; marker`) of an exported file."""
+    paths = []
+    for line in exported.splitlines():
+        requirement = line.split(";", 1)[0].strip().removeprefix("-e").strip()
+        if requirement.startswith((".", "/")):
+            paths.append(requirement)
+    return paths
 
 
 def install_dependencies(requirements: str, staging: Path, platform: Platform) -> None:
@@ -76,6 +104,11 @@ def install_dependencies(requirements: str, staging: Path, platform: Platform) -
 def copy_member_code(member: MemberInfo, staging: Path) -> None:
     """Copy the member's packages as plain sources, without caches or tests."""
     for package_dir in member.package_dirs:
+        if (staging / package_dir.name).exists():
+            raise FileExistsError(
+                f"{member.distribution}: {package_dir.name}/ is already in the package (a "
+                "dependency or another member ships the same import name); rename one of them"
+            )
         shutil.copytree(
             package_dir,
             staging / package_dir.name,

@@ -56,8 +56,12 @@ class MemberInfo:
 
 
 def read_member(workspace: Path, target: LambdaTarget) -> MemberInfo:
-    """Read the distribution name and package directories from the member's hatch config."""
-    member_root = workspace / target.member_dir
+    """The member a function is built from."""
+    return read_member_at(workspace / target.member_dir)
+
+
+def read_member_at(member_root: Path) -> MemberInfo:
+    """Read the distribution name and package directories from a member's hatch config."""
     pyproject = tomllib.loads((member_root / "pyproject.toml").read_text(encoding="utf-8"))
     packages = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
     return MemberInfo(

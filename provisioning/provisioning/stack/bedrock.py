@@ -1,7 +1,8 @@
-"""The Bedrock ARNs a litellm model string needs `bedrock:InvokeModel` on (none if not Bedrock)."""
+"""The Bedrock ARNs litellm model strings need `bedrock:InvokeModel` on (none if not Bedrock)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Geography prefixes of cross-region inference profiles ("us.anthropic.claude-...").
@@ -50,3 +51,9 @@ def parse_bedrock_model(llm_model: str) -> BedrockModel | None:
     return BedrockModel(
         model_id=model_id, inference_profile=model_id.split(".", 1)[0] in _PROFILE_GEOGRAPHIES
     )
+
+
+def parse_bedrock_models(llm_models: Iterable[str]) -> tuple[BedrockModel, ...]:
+    """The Bedrock models among `llm_models` (default, fallbacks, allowed), once each."""
+    parsed = (parse_bedrock_model(llm_model) for llm_model in llm_models)
+    return tuple(dict.fromkeys(model for model in parsed if model is not None))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,8 @@ class StackConfig:
     python_version: str
     package_manifest: Path
     llm_model: str
+    llm_fallback_models: tuple[str, ...]
+    llm_allowed_models: tuple[str, ...]
     llm_api_base: str | None
     llm_mode: str | None
     llm_timeout_seconds: int
@@ -54,6 +57,12 @@ class StackConfig:
     def runtime(self) -> str:
         return f"python{self.python_version}"
 
+    @property
+    def configured_models(self) -> tuple[str, ...]:
+        """Every model a function may call: the default, the fallbacks and the allow-list."""
+        models = (self.llm_model, *self.llm_fallback_models, *self.llm_allowed_models)
+        return tuple(dict.fromkeys(models))
+
 
 def load_config() -> StackConfig:
     """Read `<project>:*` and `aws:region`; raise ValueError naming the key to fix."""
@@ -67,6 +76,8 @@ def load_config() -> StackConfig:
         python_version=cfg.get("pythonVersion") or "3.12",
         package_manifest=Path(cfg.get("packageManifest") or "build/manifest.json"),
         llm_model=cfg.get("llmModel") or "openai/gpt-4o-mini",
+        llm_fallback_models=_models(cfg, "llmFallbackModels"),
+        llm_allowed_models=_models(cfg, "llmAllowedModels"),
         llm_api_base=cfg.get("llmApiBase"),
         llm_mode=cfg.get("llmMode"),
         llm_timeout_seconds=cfg.get_int("llmTimeoutSeconds") or 30,
@@ -102,6 +113,24 @@ def _architecture(value: str) -> Architecture:
         if architecture == value:
             return architecture
     raise ValueError(f"architecture must be one of {ARCHITECTURES}, not {value!r}")
+
+
+def _models(cfg: pulumi.Config, key: str) -> tuple[str, ...]:
+    """A YAML list or a comma-separated string of litellm model names; () when unset."""
+    raw = (cfg.get(key) or "").strip()
+    items: object = raw.split(",")
+    if raw.startswith("["):
+        try:
+            items = json.loads(raw)
+        except json.JSONDecodeError:
+            items = None
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise ValueError(f"{key} must be a list of model names or a comma-separated string")
+    models = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
+    unusable = [model for model in models if any(c.isspace() or c == "," for c in model)]
+    if unusable:
+        raise ValueError(f"{key}: model names cannot hold spaces or commas: {unusable}")
+    return models
 
 
 def _int(cfg: pulumi.Config, key: str, default: int) -> int:

@@ -88,6 +88,9 @@ def shared_environment(config: StackConfig, *, service: str) -> dict[str, str]:
         "POWERTOOLS_METRICS_NAMESPACE": "GenAiOnAws",
     }
     optional = {
+        # Comma-separated, as the settings read them; unset means the code's defaults.
+        "LLM_FALLBACK_MODELS": ",".join(config.llm_fallback_models),
+        "LLM_ALLOWED_MODELS": ",".join(config.llm_allowed_models),
         "LLM_API_BASE": config.llm_api_base,
         "LLM_MODE": config.llm_mode,
         "LANGFUSE_HOST": config.langfuse_host,

@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from provisioning.stack import iam
 from provisioning.stack.artifacts import FunctionCode
+from provisioning.stack.bedrock import parse_bedrock_models
 from provisioning.stack.config import StackConfig
 from provisioning.stack.functions import (
     FunctionSpec,
@@ -66,6 +67,10 @@ class HttpApi(pulumi.ComponentResource):
                 queue_arn=args.queue_arn,
                 table_arn=args.table_arn,
                 secret_arn=args.secret_arn,
+            ),
+            # POST /extract-user calls the model synchronously, from this function.
+            extra=iam.bedrock_statements(
+                parse_bedrock_models(config.configured_models), config.region
             ),
             parent=self,
         )

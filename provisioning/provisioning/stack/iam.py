@@ -7,6 +7,7 @@ generates them) and the region of a cross-region Bedrock inference profile (see 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -86,19 +87,24 @@ def worker_statements(
     ]
 
 
-def bedrock_statements(model: BedrockModel | None, region: str) -> pulumi.Output[list[Statement]]:
-    """InvokeModel on exactly the configured model; the account id is looked up only if needed."""
-    if model is None:
+def bedrock_statements(
+    models: Sequence[BedrockModel], region: str
+) -> pulumi.Output[list[Statement]]:
+    """InvokeModel on exactly the configured models; the account id is looked up only if needed."""
+    if not models:
         return pulumi.Output.from_input([])
     account = (
         aws.get_caller_identity_output().account_id
-        if model.needs_account
+        if any(model.needs_account for model in models)
         else pulumi.Output.from_input("")
     )
     return account.apply(
         lambda account_id: [
             statement(f"InvokeBedrockModel{index}", ["bedrock:InvokeModel"], arn)
-            for index, arn in enumerate(model.arns(region, account_id))
+            for index, arn in enumerate(
+                # Two profiles of one geography route to the same model: grant it once.
+                dict.fromkeys(arn for model in models for arn in model.arns(region, account_id))
+            )
         ]
     )
 

@@ -9,7 +9,7 @@ import pulumi_aws as aws
 
 from provisioning.stack import iam
 from provisioning.stack.artifacts import FunctionCode
-from provisioning.stack.bedrock import parse_bedrock_model
+from provisioning.stack.bedrock import parse_bedrock_models
 from provisioning.stack.config import DLQ_RETENTION_SECONDS, MAX_MESSAGE_BYTES, StackConfig
 from provisioning.stack.functions import (
     FunctionSpec,
@@ -84,7 +84,9 @@ class QueueWorker(pulumi.ComponentResource):
                 table_arn=args.table_arn,
                 secret_arn=args.secret_arn,
             ),
-            extra=iam.bedrock_statements(parse_bedrock_model(config.llm_model), config.region),
+            extra=iam.bedrock_statements(
+                parse_bedrock_models(config.configured_models), config.region
+            ),
             parent=self,
         )
         environment = pulumi.Output.from_input(

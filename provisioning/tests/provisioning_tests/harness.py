@@ -99,7 +99,11 @@ def stack_file_config(stack: str) -> dict[str, str]:
     document = yaml.safe_load(
         (PROVISIONING_DIR / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8")
     )
-    return {key: str(value) for key, value in document["config"].items()}
+    return {
+        # Pulumi hands structured values (lists, maps) to the program as JSON strings.
+        key: json.dumps(value) if isinstance(value, list | dict) else str(value)
+        for key, value in document["config"].items()
+    }
 
 
 def write_fake_packages(directory: Path, size_bytes: dict[str, int] | None = None) -> Path:

@@ -1,6 +1,8 @@
 """Build the real worker package (x86_64, this machine) and use it the way Lambda would.
 
-One session-scoped pair of builds (about 1-2 minutes on 2 cores) backs every test here.
+One session-scoped pair of builds (about 1-2 minutes on 2 cores) backs every test here. That
+the API bundles the contracts too is checked on a build without third-party wheels in
+test_packaging_steps.py.
 """
 
 from __future__ import annotations
@@ -150,3 +152,15 @@ def test_trimmed_and_runtime_provided_files_are_not_shipped(worker_builds: Worke
     assert not list(task.rglob("*.pyi"))
     assert (task / "litellm/model_prices_and_context_window_backup.json").is_file()
     assert (task / "worker/main.py").is_file()
+
+
+def test_the_shared_contracts_ship_with_the_worker_as_our_own_code(
+    worker_builds: WorkerBuilds,
+) -> None:
+    # The handler-import tests above run with only this package on sys.path, so they also
+    # prove that the worker finds `gen_ai_contracts` in its own zip.
+    contracts = worker_builds.task_dir / "gen_ai_contracts"
+    assert (contracts / "__init__.py").is_file()  # sources kept: tracebacks show our lines
+    assert (contracts / "tasks/complete.py").is_file()
+    assert list((contracts / "__pycache__").glob("__init__.cpython-*.pyc"))
+    assert not (worker_builds.task_dir / "contracts").exists()

@@ -12,9 +12,9 @@ import pytest
 
 from provisioning.packaging import bytecode, install
 from provisioning.packaging.archive import write_zip
-from provisioning.packaging.build import third_party_names
+from provisioning.packaging.build import BuildOptions, build_function, third_party_names
 from provisioning.packaging.manifest import PackageEntry, read_manifest, update_manifest
-from provisioning.packaging.targets import TARGETS, find_workspace_root, read_member
+from provisioning.packaging.targets import TARGETS, Platform, find_workspace_root, read_member
 from provisioning.packaging.trim import AWS_SDK_RULE, SAFE_RULES, apply_trim
 
 RUNNING = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -139,13 +139,95 @@ def test_manifest_keeps_other_functions_and_deletes_superseded_zips(tmp_path: Pa
     ]
 
 
-def test_exported_requirements_are_pinned_and_exclude_the_member_itself() -> None:
-    workspace = find_workspace_root(Path(__file__).resolve())
-    member = read_member(workspace, TARGETS["worker"])
-    requirements = install.export_requirements(workspace, member).splitlines()
+WORKSPACE = find_workspace_root(Path(__file__).resolve())
+CONTRACTS_DIR = WORKSPACE / "contracts/src/gen_ai_contracts"
+
+
+def test_exported_requirements_are_pinned_and_exclude_workspace_members() -> None:
+    member = read_member(WORKSPACE, TARGETS["worker"])
+    requirements = install.export_requirements(WORKSPACE, member).splitlines()
     assert any(line.startswith("litellm==") for line in requirements)
-    assert not [line for line in requirements if line.startswith((".", "-e"))]
-    assert member.package_dirs == (workspace / "worker/src/worker",)
+    assert any(line.startswith("pydantic-settings==") for line in requirements)
+    assert not [line for line in requirements if line.startswith((".", "-e", "/"))]
+    assert member.package_dirs == (WORKSPACE / "worker/src/worker",)
+
+
+@pytest.mark.parametrize("function", ["api", "worker"])
+def test_both_functions_bundle_the_contracts_package(function: str, tmp_path: Path) -> None:
+    # GIVEN a function's member and the workspace members the lock says it depends on
+    member = read_member(WORKSPACE, TARGETS[function])
+    dependencies = install.workspace_dependencies(WORKSPACE, member)
+    assert [d.distribution for d in dependencies] == ["gen-ai-on-aws-contracts"]
+    assert dependencies[0].package_dirs == (CONTRACTS_DIR,)
+
+    # WHEN the build copies their code into the staging directory
+    staging = tmp_path / "package"
+    for code in (member, *dependencies):
+        install.copy_member_code(code, staging)
+
+    # THEN the contracts ship beside the function's own package, as sources
+    names = sorted(entry.name for entry in staging.iterdir())
+    assert names == sorted(["gen_ai_contracts", member.package_dirs[0].name])
+    bundled = staging / "gen_ai_contracts"
+    shipped = {p.relative_to(bundled) for p in bundled.rglob("*.py")}
+    expected = {
+        p.relative_to(CONTRACTS_DIR)
+        for p in CONTRACTS_DIR.rglob("*.py")
+        if "__pycache__" not in p.parts and "tests" not in p.parts
+    }
+    assert shipped == expected
+    assert not list(staging.rglob("__pycache__"))
+
+
+@pytest.mark.parametrize("function", ["api", "worker"])
+def test_a_build_ships_the_contracts_as_own_code_with_sources_and_bytecode(
+    function: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a build whose third-party install is skipped (the real one: test_packaging.py)
+    monkeypatch.setattr(install, "install_dependencies", lambda *_args: None)
+    options = BuildOptions(
+        platform=Platform(architecture="x86_64", python_version=RUNNING),
+        workspace=WORKSPACE,
+        out_dir=tmp_path / "out",
+        workers=1,
+    )
+
+    # WHEN the function is built
+    result = build_function(TARGETS[function], options)
+
+    # THEN its zip holds the contracts beside its own package, sources kept like our own code
+    with zipfile.ZipFile(result.archive.path) as archive:
+        names = set(archive.namelist())
+    tag = sys.implementation.cache_tag
+    assert "gen_ai_contracts/__init__.py" in names
+    assert "gen_ai_contracts/tasks/complete.py" in names
+    assert f"gen_ai_contracts/__pycache__/__init__.{tag}.pyc" in names
+    own_package = TARGETS[function].handler_module.split(".")[0]
+    assert {name.split("/")[0] for name in names} == {"gen_ai_contracts", own_package}
+
+
+def test_local_paths_are_read_from_every_requirement_form() -> None:
+    exported = "\n".join(
+        ["anyio==4.0", "./contracts", "-e ./worker", "./shared ; sys_platform == 'linux'", ""]
+    )
+    assert install._local_paths(exported) == ["./contracts", "./worker", "./shared"]
+
+
+def test_a_dependency_outside_the_workspace_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    member = read_member(WORKSPACE, TARGETS["worker"])
+    monkeypatch.setattr(install, "_export", lambda *_args: "anyio==4.0\n../elsewhere\n")
+    with pytest.raises(ValueError, match="outside the workspace"):
+        install.export_requirements(WORKSPACE, member)
+    with pytest.raises(ValueError, match="outside the workspace"):
+        install.workspace_dependencies(WORKSPACE, member)
+
+
+def test_two_members_with_the_same_import_name_are_refused(tmp_path: Path) -> None:
+    member = read_member(WORKSPACE, TARGETS["worker"])
+    staging = tmp_path / "package"
+    install.copy_member_code(member, staging)
+    with pytest.raises(FileExistsError, match="rename one of them"):
+        install.copy_member_code(member, staging)
 
 
 def test_a_missing_interpreter_is_reported_with_how_to_get_one() -> None:

@@ -89,17 +89,16 @@ def test_bedrock_permission_is_absent_for_other_providers(stack_runner: StackRun
     assert run.calls == []  # no account lookup either
 
 
+@pytest.mark.parametrize("policy", [WORKER_POLICY, API_POLICY])
 def test_bedrock_model_gets_invoke_on_exactly_that_foundation_model(
-    stack_runner: StackRunner,
+    stack_runner: StackRunner, policy: str
 ) -> None:
+    # Both functions call the model: the worker for jobs, the API for POST /extract-user.
     run = stack_runner(llmModel=f"bedrock/converse/{HAIKU}")
-    bedrock = [
-        s for s in policy_statements(run, WORKER_POLICY) if s["Sid"].startswith("InvokeBedrock")
-    ]
+    bedrock = [s for s in policy_statements(run, policy) if s["Sid"].startswith("InvokeBedrock")]
     assert [(s["Action"], s["Resource"]) for s in bedrock] == [
         (["bedrock:InvokeModel"], f"arn:aws:bedrock:us-east-1::foundation-model/{HAIKU}")
     ]
-    assert not [s for s in policy_statements(run, API_POLICY) if "bedrock" in json.dumps(s)]
 
 
 def test_bedrock_inference_profile_gets_the_profile_and_its_model_in_any_region(

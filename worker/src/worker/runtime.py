@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
+from gen_ai_contracts.llm import LlmClient
 from worker.config import Settings, get_settings
 from worker.log import configure_logging
 from worker.services.jobs import JobStore
-from worker.services.llm import LlmGateway
 from worker.services.loop import SharedLoop, shared_loop
 from worker.services.tracing import Tracing
 
@@ -37,7 +37,7 @@ class Worker:
     settings: Settings
     jobs: JobStore
     sqs: SQSClient
-    llm: LlmGateway
+    llm: LlmClient
     tracing: Tracing
     loop: SharedLoop
 
@@ -57,7 +57,7 @@ def build_worker(
         settings=settings,
         jobs=jobs,
         sqs=sqs or boto3.client("sqs", region_name=region, config=AWS_CLIENT_CONFIG),
-        llm=LlmGateway(settings),
+        llm=LlmClient(settings),
         tracing=Tracing.from_settings(settings),
         loop=loop,
     )

@@ -3,7 +3,7 @@
 from typing import Any
 
 from gen_ai_contracts.tasks import complete, extract_user
-from gen_ai_contracts.tasks.base import PromptText, SendableText, Task, TaskLlm, TextAnswer
+from gen_ai_contracts.tasks.base import NotBlank, Sendable, Task, TaskLlm, TextAnswer
 
 TASKS: dict[str, Task[Any, Any]] = {task.name: task for task in (extract_user.TASK, complete.TASK)}
 
@@ -12,4 +12,4 @@ def get_task(name: str) -> Task[Any, Any] | None:
     return TASKS.get(name)
 
 
-__all__ = ["TASKS", "PromptText", "SendableText", "Task", "TaskLlm", "TextAnswer", "get_task"]
+__all__ = ["TASKS", "NotBlank", "Sendable", "Task", "TaskLlm", "TextAnswer", "get_task"]

@@ -1,8 +1,9 @@
 """What a task is, what it may ask of the LLM, and the text rules every task input shares."""
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import AfterValidator, BaseModel
 
@@ -13,23 +14,24 @@ OutputT = TypeVar("OutputT", bound=BaseModel)
 Messages = list[dict[str, str]]
 
 # SQS accepts #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF in a body. JSON escapes the
-# control characters and pydantic refuses lone surrogates, so U+FFFE and U+FFFF are the two that
-# would pass validation and then be refused by SendMessage (InvalidMessageContents).
-_NOT_SENDABLE = ("\ufffe", "\uffff")
+# other control characters, so what would still be refused by SendMessage
+# (InvalidMessageContents) is U+FFFE, U+FFFF and lone surrogates (which UTF-8 cannot encode).
+# NUL is refused too: no LLM call can use it.
+_UNUSABLE = re.compile("[\x00\ud800-\udfff\ufffe\uffff]")
 
 
 def _sendable_text(text: str) -> str:
     """Refuse what no LLM call can use or SQS cannot carry, naming the position."""
-    if "\x00" in text:
-        raise ValueError(f"must not contain NUL characters (position {text.index(chr(0))})")
-    for character in _NOT_SENDABLE:
-        if character in text:
-            position = text.index(character)
-            raise ValueError(
-                f"must not contain U+{ord(character):04X} (position {position}): "
-                "it is not a valid character in a queue message"
-            )
-    return text
+    found = _UNUSABLE.search(text)
+    if found is None:
+        return text
+    character, position = found.group(), found.start()
+    if character == "\x00":
+        raise ValueError(f"must not contain NUL characters (position {position})")
+    raise ValueError(
+        f"must not contain U+{ord(character):04X} (position {position}): "
+        "it is not a character a queue message can carry"
+    )
 
 
 def _not_blank(text: str) -> str:
@@ -38,9 +40,11 @@ def _not_blank(text: str) -> str:
     return text
 
 
-# Every free-text field of a task input: sendable by construction, and not blank.
-SendableText = Annotated[str, AfterValidator(_sendable_text)]
-PromptText = Annotated[SendableText, AfterValidator(_not_blank)]
+# Every free-text field of a task input is typed
+#   Annotated[str, StringConstraints(min_length=..., max_length=...), Sendable, NotBlank]
+# so pydantic's own length errors come first, then what SQS or the model could not use.
+Sendable = AfterValidator(_sendable_text)
+NotBlank = AfterValidator(_not_blank)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from gen_ai_contracts.tasks.base import Messages, PromptText, SendableText, Task, TaskLlm
+from gen_ai_contracts.tasks.base import Messages, NotBlank, Sendable, Task, TaskLlm
 
 MAX_PROMPT_CHARS = 20_000
 MAX_SYSTEM_CHARS = 4_000
@@ -20,16 +20,15 @@ class CompleteRequest(BaseModel):
     )
 
     prompt: Annotated[
-        PromptText,
-        Field(
-            min_length=1,
-            max_length=MAX_PROMPT_CHARS,
-            description=f"The user message: 1 to {MAX_PROMPT_CHARS:,} characters, not blank.",
-        ),
+        str,
+        StringConstraints(min_length=1, max_length=MAX_PROMPT_CHARS),
+        Sendable,
+        NotBlank,
+        Field(description=f"The user message: 1 to {MAX_PROMPT_CHARS:,} characters, not blank."),
     ]
     system: Annotated[
-        SendableText | None,
-        Field(max_length=MAX_SYSTEM_CHARS, description="An optional system message."),
+        Annotated[str, StringConstraints(max_length=MAX_SYSTEM_CHARS), Sendable] | None,
+        Field(description=f"An optional system message, up to {MAX_SYSTEM_CHARS:,} characters."),
     ] = None
     max_tokens: Annotated[
         int, Field(ge=1, le=MAX_TOKENS_LIMIT, description="Upper bound on generated tokens.")

@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from gen_ai_contracts.tasks.base import Messages, PromptText, Task, TaskLlm
+from gen_ai_contracts.tasks.base import Messages, NotBlank, Sendable, Task, TaskLlm
 
 # The contract's limit: even fully JSON-escaped (6 bytes a character) the queue message stays
 # far below SQS's 256 KiB, so a validated request can always be enqueued.
@@ -59,12 +59,11 @@ class ExtractUserRequest(BaseModel):
     )
 
     text: Annotated[
-        PromptText,
-        Field(
-            min_length=1,
-            max_length=MAX_TEXT_CHARS,
-            description=f"The text to read: 1 to {MAX_TEXT_CHARS:,} characters, not blank.",
-        ),
+        str,
+        StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS),
+        Sendable,
+        NotBlank,
+        Field(description=f"The text to read: 1 to {MAX_TEXT_CHARS:,} characters, not blank."),
     ]
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+
+from gen_ai_contracts.jobs import TokenUsage
 
 
 class ClaimOutcome(Enum):
@@ -30,3 +32,19 @@ class JobRef:
     owner: str
     task: str
     request_id: str | None = None
+
+
+@dataclass
+class JobSpend:
+    """What one attempt of a job consumed: tokens and cost over every call, and who answered."""
+
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    cost_usd: float | None = None
+    calls: int = 0
+    answered_by: str | None = None
+
+    def add(self, *, usage: TokenUsage, cost: float | None) -> None:
+        self.calls += 1
+        self.usage = self.usage + usage
+        if cost is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + cost

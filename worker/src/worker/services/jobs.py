@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from worker.models.job import Claim, ClaimOutcome, JobRef
+from gen_ai_contracts.jobs import rfc3339_from_epoch as rfc3339
+from worker.models.job import Claim, ClaimOutcome, JobRef, JobSpend
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -31,18 +31,14 @@ _NAMES = {
 }
 
 
-def rfc3339(moment: float) -> str:
-    """RFC 3339 in UTC with a `Z`, the form both Lambdas write."""
-    stamp = datetime.fromtimestamp(moment, UTC).isoformat(timespec="microseconds")
-    return stamp.replace("+00:00", "Z")
-
-
 def _s(value: str) -> dict[str, Any]:
     return {"S": value}
 
 
 def _n(value: float) -> dict[str, Any]:
-    return {"N": str(value)}
+    """A DynamoDB number; floats in plain notation (1.5e-05 -> 0.000015), to 12 places."""
+    text = f"{value:.12f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+    return {"N": text or "0"}
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
@@ -83,30 +79,52 @@ class JobStore:
             return _claim_refused(exc)
         return Claim(ClaimOutcome.CLAIMED, attempts=int(response["Attributes"]["attempts"]["N"]))
 
-    def succeed(self, job: JobRef, *, result_json: str) -> bool:
-        """Store the result; False when this attempt no longer holds the job."""
-        return self._finish(job, "succeeded", "result", _s(result_json))
+    def succeed(self, job: JobRef, *, result_json: str, spend: JobSpend | None = None) -> bool:
+        """Store the result and the model that produced it; False when this attempt no longer
+        holds the job."""
+        extra = {"model": _s(spend.answered_by)} if spend and spend.answered_by else {}
+        return self._finish(job, "succeeded", {"result": _s(result_json), **extra}, spend)
 
-    def fail(self, job: JobRef, *, code: str, message: str) -> bool:
+    def fail(self, job: JobRef, *, code: str, message: str, spend: JobSpend | None = None) -> bool:
         """Mark the job failed for good with ``{code, message}``."""
-        return self._finish(job, "failed", "error", _error(code, message))
+        return self._finish(job, "failed", {"error": _error(code, message)}, spend)
 
-    def release(self, job: JobRef, *, code: str, message: str) -> bool:
+    def release(
+        self, job: JobRef, *, code: str, message: str, spend: JobSpend | None = None
+    ) -> bool:
         """Back to ``queued`` after a retryable error, so the next delivery can start at once."""
-        return self._finish(job, "queued", "last_error", _error(code, message))
+        return self._finish(job, "queued", {"last_error": _error(code, message)}, spend)
 
-    def _finish(self, job: JobRef, status: str, field: str, value: dict[str, Any]) -> bool:
-        """Move a job we hold to ``status`` with ``field`` set, dropping our lease."""
+    def _finish(
+        self,
+        job: JobRef,
+        status: str,
+        fields: dict[str, dict[str, Any]],
+        spend: JobSpend | None,
+    ) -> bool:
+        """Move a job we hold to ``status`` with ``fields`` set, dropping our lease and adding
+        this attempt's tokens and cost to the job's totals (ADD: they sum over attempts)."""
+        names = {**_NAMES, **{f"#f{i}": name for i, name in enumerate(fields)}}
+        values = {f":f{i}": value for i, value in enumerate(fields.values())}
+        sets = "".join(f" #f{i} = :f{i}," for i in range(len(fields)))
+        update = f"SET{sets} #status = :new_status, updated_at = :stamp"
+        update += " REMOVE #lease_owner, #lease_expires_at"
+        if spend is not None and spend.calls:
+            update += " ADD prompt_tokens :prompt, completion_tokens :completion"
+            values[":prompt"] = _n(spend.usage.prompt_tokens)
+            values[":completion"] = _n(spend.usage.completion_tokens)
+            if spend.cost_usd is not None:
+                update += ", cost_usd :cost"
+                values[":cost"] = _n(spend.cost_usd)
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key={"job_id": _s(job.job_id)},
-                UpdateExpression="SET #field = :value, #status = :new_status,"
-                " updated_at = :stamp REMOVE #lease_owner, #lease_expires_at",
+                UpdateExpression=update,
                 ConditionExpression=_HELD_BY_ME,
-                ExpressionAttributeNames={**_NAMES, "#field": field},
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues={
-                    ":value": value,
+                    **values,
                     ":new_status": _s(status),
                     ":stamp": _s(rfc3339(self._clock())),
                     ":running": _s("running"),

@@ -1,161 +1,135 @@
-"""Structured LLM calls: instructor on top of litellm's async API, bounded in time and retries.
+"""The LLM as one job sees it: each call bounded by the job's deadline, traced, metered, and
+falling back to the next model on a retryable provider error.
 
-Provider errors are not retried in-process (``num_retries=0``): an outage surfaces to SQS, which
-retries with backoff and a DLQ. instructor retries only invalid output (``LLM_MAX_RETRIES``).
+Provider errors are not retried in-process (``num_retries=0``): when every model fails, the
+error surfaces to SQS, which retries with backoff and a DLQ. instructor retries only invalid
+output (``LLM_MAX_RETRIES``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar
 
-import instructor
-import litellm
-from instructor.core.hooks import HookName, Hooks
 from pydantic import BaseModel
 
-from worker.config import Settings
+from gen_ai_contracts.llm import LlmClient, UsageMeter, cost_usd
+from gen_ai_contracts.tasks import TextAnswer
+from gen_ai_contracts.tasks.base import Messages
 from worker.errors import ErrorCode, JobError, RetryableJobError
+from worker.log import logger
+from worker.models.job import JobSpend
 from worker.services.failures import classify
 from worker.services.metrics import JobMetrics
 from worker.services.tracing import JobTrace
 
-if TYPE_CHECKING:
-    from openai.types.chat import ChatCompletionMessageParam
-
 OutputT = TypeVar("OutputT", bound=BaseModel)
+AnswerT = TypeVar("AnswerT")
 
-# Caps runaway generations (small local models); a User fits in a few dozen tokens.
-MAX_OUTPUT_TOKENS = 1024
-
-# litellm prints help banners to stdout on every error.
-litellm.suppress_debug_info = True
-
-
-def verbatim_messages(
-    messages: list[dict[str, str]], context: dict[str, Any]
-) -> tuple[list[dict[str, str]], dict[str, Any]]:
-    """Messages and context for instructor's ``create(..., context=...)``, sent as written.
-
-    Given a context, instructor renders every message as a Jinja2 template with it, so text
-    such as "{{ 7*7 }}" would reach the model as "49" (template injection). Each content becomes
-    a template variable instead, rendered verbatim; instructor then only dedents it (removes
-    indentation common to all its lines), which cannot remove a name or an email.
-    """
-    variables = dict(context)
-    templated = []
-    for index, message in enumerate(messages):
-        name = f"_verbatim_message_{index}"
-        variables[name] = message["content"]
-        templated.append({**message, "content": f"{{{{ {name} }}}}"})
-    return templated, variables
-
-
-@dataclass
-class TokenUsage:
-    """Tokens summed over every response of one call, validation retries included."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    def add(self, response: Any) -> None:
-        usage = getattr(response, "usage", None)
-        self.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
-        self.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
-
-
-class LlmGateway:
-    """One instructor client per process (litellm caches HTTP clients per event loop)."""
-
-    def __init__(self, settings: Settings, client: instructor.AsyncInstructor | None = None):
-        self._settings = settings
-        self._client: instructor.AsyncInstructor = client or instructor.from_litellm(
-            litellm.acompletion, mode=settings.instructor_mode, async_client=True
-        )
-
-    @property
-    def model(self) -> str:
-        return self._settings.llm_model
-
-    async def structured(
-        self,
-        *,
-        messages: list[dict[str, str]],
-        response_model: type[OutputT],
-        timeout_seconds: float,
-        usage: TokenUsage,
-        context: dict[str, Any] | None = None,
-    ) -> OutputT:
-        """One validated object; ``usage`` is filled even when the call fails.
-
-        ``context`` is the validation context handed to the output model's validators (e.g.
-        the source text that extracted values must come from)."""
-        hooks = Hooks()
-        hooks.on(HookName.COMPLETION_RESPONSE, usage.add)
-        api_key = self._settings.llm_api_key
-        if context is not None:
-            messages, context = verbatim_messages(messages, context)
-        output = await self._client.create(
-            response_model=response_model,
-            messages=cast("list[ChatCompletionMessageParam]", messages),
-            context=context,
-            max_retries=self._settings.llm_max_retries,
-            hooks=hooks,
-            model=self._settings.llm_model,
-            timeout=timeout_seconds,
-            num_retries=0,
-            max_tokens=MAX_OUTPUT_TOKENS,
-            api_base=self._settings.llm_api_base,
-            api_key=api_key.get_secret_value() if api_key else None,
-            # litellm 1.106 routes calls with ``tools`` through its MCP gateway, which needs
-            # the optional ``mcp`` package; we never use MCP tools, so skip that path.
-            _skip_mcp_handler=True,
-        )
-        return cast(OutputT, output)
+# A model that fails with one of these may be replaced by the next fallback: the provider (not
+# the request, nor our deadline) is at fault.
+_FALLBACK_CODES = frozenset(
+    {ErrorCode.PROVIDER_RATE_LIMITED, ErrorCode.PROVIDER_UNAVAILABLE, ErrorCode.PROVIDER_TIMEOUT}
+)
 
 
 @dataclass
 class JobLlm:
-    """The LLM as one job sees it: each call bounded by the job's deadline, traced, measured."""
+    """Implements the tasks' ``TaskLlm`` for one job attempt."""
 
-    gateway: LlmGateway
+    client: LlmClient
+    models: tuple[str, ...]  # the chosen model first, then the fallbacks
     deadline: float  # time.monotonic() value
     timeout_seconds: float
     trace: JobTrace
     metrics: JobMetrics
+    spend: JobSpend = field(default_factory=JobSpend)
+    log_keys: dict[str, Any] = field(default_factory=dict)
     clock: Callable[[], float] = field(default=time.monotonic)
 
     async def structured(
         self,
         *,
-        messages: list[dict[str, str]],
+        messages: Messages,
         response_model: type[OutputT],
+        max_tokens: int,
         context: dict[str, Any] | None = None,
     ) -> OutputT:
-        usage = TokenUsage()
-        generation = self.trace.start_generation(model=self.gateway.model)
+        async def call(model: str, seconds: float, meter: UsageMeter) -> OutputT:
+            return await self.client.structured(
+                model=model,
+                messages=messages,
+                response_model=response_model,
+                timeout_seconds=seconds,
+                max_tokens=max_tokens,
+                meter=meter,
+                context=context,
+            )
+
+        return await self._with_fallbacks(call)
+
+    async def text(
+        self, *, messages: Messages, max_tokens: int, temperature: float | None
+    ) -> TextAnswer:
+        async def call(model: str, seconds: float, meter: UsageMeter) -> TextAnswer:
+            return await self.client.text(
+                model=model,
+                messages=messages,
+                timeout_seconds=seconds,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                meter=meter,
+            )
+
+        return await self._with_fallbacks(call)
+
+    async def _with_fallbacks(
+        self, call: Callable[[str, float, UsageMeter], Awaitable[AnswerT]]
+    ) -> AnswerT:
+        """The first model's answer; the next model only after a retryable provider error."""
+        error: JobError | None = None
+        for model in self.models:
+            if error is not None:
+                keys = {**self.log_keys, "error_code": error.code, "fallback_model": model}
+                logger.warning("model failed; falling back to the next one", extra=keys)
+            try:
+                answer = await self._call_one(model, call)
+            except JobError as failed:
+                if failed.code not in _FALLBACK_CODES:
+                    raise
+                error = failed
+                continue
+            self.spend.answered_by = model
+            return answer
+        assert error is not None  # models is never empty
+        raise error
+
+    async def _call_one(
+        self, model: str, call: Callable[[str, float, UsageMeter], Awaitable[AnswerT]]
+    ) -> AnswerT:
+        meter = UsageMeter()
+        generation = self.trace.start_generation(model=model)
         started = self.clock()
         timeout = self._timeout()
         error_code: str | None = None
         try:
-            return await self.gateway.structured(
-                messages=messages,
-                response_model=response_model,
-                timeout_seconds=timeout,
-                usage=usage,
-                context=context,
-            )
+            return await call(model, timeout, meter)
         except Exception as exc:
             error = self._classify(exc, deadline_bound=timeout < self.timeout_seconds)
             error_code = error.code
             raise error from exc
         finally:
-            tokens = {"prompt_tokens": usage.prompt_tokens}
-            tokens["completion_tokens"] = usage.completion_tokens
-            generation.end(**tokens, error_code=error_code)
-            self.metrics.llm_call(latency_seconds=self.clock() - started, **tokens)
+            usage = meter.usage
+            cost = cost_usd(model, usage) if meter.responses else None
+            self.spend.add(usage=usage, cost=cost)
+            generation.end(usage=usage, cost_usd=cost, error_code=error_code)
+            self.metrics.llm_call(
+                latency_seconds=self.clock() - started,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+            )
 
     @staticmethod
     def _classify(exc: Exception, *, deadline_bound: bool) -> JobError:

@@ -10,8 +10,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
+from gen_ai_contracts.queue import QUEUE_MESSAGE_VERSION, QueueMessage
 from worker.errors import ErrorCode, RejectedMessageError
-from worker.models.queue import QUEUE_MESSAGE_VERSION, QueueMessage
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,10 @@ class JobMetrics:
     def duplicate(self) -> None:
         self._metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
 
+    def job_cost(self, cost_usd: float) -> None:
+        """What one finished job cost in provider tokens (litellm's bundled prices), in USD."""
+        self._metrics.add_metric(name="JobCostUsd", unit=MetricUnit.NoUnit, value=cost_usd)
+
     def queue_wait(self, submitted_at: datetime) -> None:
         waited = (datetime.now(UTC) - submitted_at).total_seconds() * 1000
         self._metrics.add_metric(

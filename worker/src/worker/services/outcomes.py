@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from worker.errors import ErrorCode, JobError, RecordRetry, RejectedMessageError
 from worker.log import logger
-from worker.models.job import Claim, JobRef
+from worker.models.job import Claim, JobRef, JobSpend
 from worker.services.backoff import lease_wait_seconds, retry_delay_seconds
 from worker.services.failures import classify
 from worker.services.invocation import Invocation
@@ -41,44 +41,61 @@ class Outcomes:
         self._worker = invocation.worker
 
     async def succeeded(
-        self, job: JobRef, delivery: Delivery, output: BaseModel, trace: JobTrace
+        self,
+        job: JobRef,
+        delivery: Delivery,
+        output: BaseModel,
+        trace: JobTrace,
+        *,
+        spend: JobSpend | None = None,
     ) -> str:
+        result_json = output.model_dump_json()
         try:
             stored = await asyncio.to_thread(
-                self._worker.jobs.succeed, job, result_json=output.model_dump_json()
+                self._worker.jobs.succeed, job, result_json=result_json, spend=spend
             )
         except _AWS_ERRORS as exc:
-            return await self.failed(job, delivery, classify(exc), trace)
+            return await self.failed(job, delivery, classify(exc), trace, spend=spend)
         if not stored:
             # A takeover after our lease expired: the other attempt owns the job now.
             logger.warning("lease lost; result discarded", extra=log_keys(delivery, job))
             trace.outcome(status="lease_lost")
             return "lease_lost"
         self._run.metrics.succeeded()
+        if spend is not None and spend.cost_usd is not None:
+            self._run.metrics.job_cost(spend.cost_usd)
         trace.outcome(status="succeeded")
         logger.info("job succeeded", extra=log_keys(delivery, job))
         return "succeeded"
 
     async def failed(
-        self, job: JobRef, delivery: Delivery, error: JobError, trace: JobTrace
+        self,
+        job: JobRef,
+        delivery: Delivery,
+        error: JobError,
+        trace: JobTrace,
+        *,
+        spend: JobSpend | None = None,
     ) -> str:
-        """Terminal: fail, ack. Retryable: release, redeliver; give up on the last receive."""
+        """Terminal: fail, ack. Retryable: release, redeliver; give up on the last receive.
+        ``spend`` (tokens and cost of this attempt) is added to the job's totals either way."""
         if not error.retryable:
-            await self._fail(job, delivery, error.code, error.message, trace)
+            await self._fail(job, delivery, error.code, error.message, trace, spend)
             return "failed"
         if delivery.receive_count >= self._worker.settings.queue_max_receive_count:
             message = (
                 f"gave up after {delivery.receive_count} deliveries;"
                 f" last error {error.code}: {error.message}"
             )
-            await self._fail(job, delivery, ErrorCode.RETRIES_EXHAUSTED, message, trace)
+            code = ErrorCode.RETRIES_EXHAUSTED
+            await self._fail(job, delivery, code, message, trace, spend)
             raise RecordRetry(
                 ErrorCode.RETRIES_EXHAUSTED
             )  # still reported: SQS moves it to the DLQ
         trace.outcome(status="queued", error_code=error.code)
         try:
             await asyncio.to_thread(
-                self._worker.jobs.release, job, code=error.code, message=error.message
+                self._worker.jobs.release, job, code=error.code, message=error.message, spend=spend
             )
         except _AWS_ERRORS:
             logger.warning(
@@ -124,11 +141,19 @@ class Outcomes:
         raise RecordRetry(error.code)
 
     async def _fail(
-        self, job: JobRef, delivery: Delivery, code: ErrorCode, message: str, trace: JobTrace
+        self,
+        job: JobRef,
+        delivery: Delivery,
+        code: ErrorCode,
+        message: str,
+        trace: JobTrace,
+        spend: JobSpend | None = None,
     ) -> None:
         keys = {**log_keys(delivery, job), "error_code": code}
         try:
-            await asyncio.to_thread(self._worker.jobs.fail, job, code=code, message=message)
+            await asyncio.to_thread(
+                self._worker.jobs.fail, job, code=code, message=message, spend=spend
+            )
         except _AWS_ERRORS as exc:
             # Acking now would leave the job running with nobody to finish it.
             logger.error("failure not recorded; message will be redelivered", extra=keys)

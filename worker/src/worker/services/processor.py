@@ -7,21 +7,22 @@ before the invocation's deadline (remaining time minus WORKER_DEADLINE_MARGIN_SE
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
 
+from gen_ai_contracts.queue import QueueMessage
+from gen_ai_contracts.tasks import TASKS, get_task
 from worker.errors import ErrorCode, RejectedMessageError, RetryableJobError, TerminalJobError
-from worker.models.job import Claim, ClaimOutcome, JobRef
-from worker.models.queue import QueueMessage
+from worker.models.job import Claim, ClaimOutcome, JobRef, JobSpend
 from worker.services.failures import classify
 from worker.services.invocation import Invocation
 from worker.services.llm import JobLlm
 from worker.services.messages import Delivery, describe_errors, read_message
-from worker.services.outcomes import Outcomes
+from worker.services.outcomes import Outcomes, log_keys
 from worker.services.tracing import JobTrace
-from worker.tasks import TASKS, get_task
 
 
 class RecordProcessor:
@@ -76,12 +77,14 @@ class RecordProcessor:
         if claim.outcome is not ClaimOutcome.CLAIMED:
             return await self._not_claimed(job, delivery, claim)
         tracing = self._worker.tracing
+        spend = JobSpend()
         with tracing.job(job_id=job.job_id, request_id=job.request_id, task=job.task) as trace:
             try:
-                output = await self._execute(message, trace)
+                output = await self._execute(message, trace, spend, log_keys(delivery, job))
             except Exception as exc:
-                return await self._outcomes.failed(job, delivery, classify(exc), trace)
-            return await self._outcomes.succeeded(job, delivery, output, trace)
+                error = classify(exc)
+                return await self._outcomes.failed(job, delivery, error, trace, spend=spend)
+            return await self._outcomes.succeeded(job, delivery, output, trace, spend=spend)
 
     async def _reject(self, delivery: Delivery, rejected: RejectedMessageError) -> str:
         """Fail the job named by a bad message (if any and if still open), then ack."""
@@ -106,30 +109,37 @@ class RecordProcessor:
         except (ClientError, BotoCoreError) as exc:
             await self._outcomes.redeliver(delivery, classify(exc), job=job)
 
-    async def _execute(self, message: QueueMessage, trace: JobTrace) -> BaseModel:
+    async def _execute(
+        self, message: QueueMessage, trace: JobTrace, spend: JobSpend, keys: dict[str, Any]
+    ) -> BaseModel:
         task = get_task(message.task)
         if task is None:
             known = ", ".join(sorted(TASKS))
-            detail = f"unknown task {message.task!r}; this worker runs: {known}"
+            detail = f"unknown task {message.task[:100]!r}; this worker runs: {known}"
             raise TerminalJobError(ErrorCode.UNKNOWN_TASK, detail)
         try:
-            request = task.request_model.model_validate(message.payload)
+            request = task.input_model.model_validate(message.payload)
         except ValidationError as exc:
             detail = f"invalid payload for {task.name}: {describe_errors(exc)}"
             raise TerminalJobError(ErrorCode.INVALID_PAYLOAD, detail) from None
+        settings = self._worker.settings
         llm = JobLlm(
-            gateway=self._worker.llm,
+            client=self._worker.llm,
+            models=settings.models_to_try(message.model),
             deadline=self._run.deadline,
-            timeout_seconds=self._worker.settings.llm_timeout_seconds,
+            timeout_seconds=settings.llm_timeout_seconds,
             trace=trace,
             metrics=self._run.metrics,
+            spend=spend,
+            log_keys=keys,
         )
         try:
             async with asyncio.timeout_at(self._run.deadline):
-                return await task.run(request, llm)
+                output: BaseModel = await task.run(request, llm)
         except TimeoutError:
             detail = "the invocation's deadline came before the task finished"
             raise RetryableJobError(ErrorCode.DEADLINE_EXCEEDED, detail) from None
+        return output
 
     def _job_ref(
         self, delivery: Delivery, job_id: str, task: str, request_id: str | None

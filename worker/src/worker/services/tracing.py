@@ -14,6 +14,7 @@ from typing import Literal
 from langfuse import Langfuse, LangfuseGeneration, LangfuseSpan, propagate_attributes
 from opentelemetry.sdk.trace import TracerProvider
 
+from gen_ai_contracts.jobs import TokenUsage
 from worker.config import Settings
 
 _MAX_ATTRIBUTE_CHARS = 200
@@ -31,13 +32,17 @@ class Generation:
     def __init__(self, observation: LangfuseGeneration | None) -> None:
         self._observation = observation
 
-    def end(self, *, prompt_tokens: int, completion_tokens: int, error_code: str | None) -> None:
+    def end(self, *, usage: TokenUsage, cost_usd: float | None, error_code: str | None) -> None:
+        """Usage and cost (litellm's bundled prices) as Langfuse's usage and cost details."""
         if self._observation is None:
             return
-        usage = {"input": prompt_tokens, "output": completion_tokens}
-        usage["total"] = prompt_tokens + completion_tokens
+        prompt, completion = usage.prompt_tokens, usage.completion_tokens
+        details = {"input": prompt, "output": completion, "total": prompt + completion}
+        cost = {"total": cost_usd} if cost_usd is not None else None
         level = _level(error_code)
-        self._observation.update(usage_details=usage, level=level, status_message=error_code)
+        self._observation.update(
+            usage_details=details, cost_details=cost, level=level, status_message=error_code
+        )
         self._observation.end()
 
 

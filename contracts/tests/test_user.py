@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from gen_ai_on_aws.models.user import User, grounding_context
+from gen_ai_contracts.tasks.extract_user import User, grounding_context
 
 
 def test_accepts_a_person_with_and_without_email() -> None:

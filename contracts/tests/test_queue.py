@@ -10,8 +10,8 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
-from gen_ai_on_aws.models.queue import QueueMessage
-from gen_ai_on_aws.models.request import MAX_TEXT_CHARS, ExtractUserRequest
+from gen_ai_contracts.queue import QueueMessage
+from gen_ai_contracts.tasks.extract_user import MAX_TEXT_CHARS, ExtractUserRequest
 
 SQS_MAX_MESSAGE_BYTES = 256 * 1024
 
@@ -37,7 +37,14 @@ def test_serialises_exactly_the_contract_example() -> None:
         "payload": {"text": "Jason is 25 years old"},
         "submitted_at": "2026-11-23T14:45:00.123456Z",
         "request_id": "c0ffee",
+        "model": None,
     }
+
+
+def test_carries_the_chosen_model() -> None:
+    message = build_message(model="openai/gpt-4o-mini")
+
+    assert json.loads(message.model_dump_json())["model"] == "openai/gpt-4o-mini"
 
 
 def test_converts_other_time_zones_to_utc_with_z() -> None:
@@ -62,6 +69,8 @@ def test_round_trips_through_json() -> None:
         {"version": 2},
         {"submitted_at": datetime(2026, 11, 23, 14, 45)},  # naive
         {"payload": "Jason is 25"},
+        {"model": ""},
+        {"model": "m" * 201},
     ],
 )
 def test_rejects_envelopes_outside_the_contract(overrides: dict[str, Any]) -> None:

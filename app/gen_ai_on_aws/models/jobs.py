@@ -1,10 +1,11 @@
-"""Job schemas: a generic submission, the 202 answer to it, and the public view of a job."""
+"""Job schemas: a generic submission and the 202 answer to it (the public view of a job,
+`JobPublic`, is the contract's: webhooks carry it too)."""
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from gen_ai_contracts.jobs import JobError, JobStatus, TokenUsage
+from gen_ai_contracts.jobs import JobPublic
 from gen_ai_contracts.queue import ModelName
 
 
@@ -39,21 +40,4 @@ class JobCreated(BaseModel):
     status_url: Annotated[str, Field(description="Absolute URL of GET /jobs/{job_id}.")]
 
 
-class JobPublic(BaseModel):
-    """A job as clients see it; `result` is set when succeeded, `error` when failed."""
-
-    job_id: str
-    status: JobStatus
-    task: str
-    created_at: AwareDatetime
-    updated_at: AwareDatetime
-    attempts: int = 0
-    result: dict[str, Any] | None = None
-    error: JobError | None = None
-    model: str | None = Field(default=None, description="The model that answered; null before.")
-    usage: TokenUsage | None = Field(
-        default=None, description="Tokens over every LLM call of the job; null before any call."
-    )
-    cost_usd: float | None = Field(
-        default=None, description="Price of `usage` on `model`; null when the model is unpriced."
-    )
+__all__ = ["JobCreate", "JobCreated", "JobPublic"]

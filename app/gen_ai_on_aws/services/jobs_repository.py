@@ -1,20 +1,16 @@
 """Read and write job records in the jobs table (schema: docs/contracts.md)."""
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from gen_ai_contracts.jobs import TokenUsage, rfc3339
-from gen_ai_on_aws.models.jobs import JobPublic
+from gen_ai_contracts.jobs import JobPublic, item_from_dynamodb, job_public, rfc3339
 from gen_ai_on_aws.services.aws import AwsCallError, DynamoDBClient, describe_aws_error
 from gen_ai_on_aws.services.errors import StoreUnavailableError
 
 _T = TypeVar("_T")
-_deserializer = TypeDeserializer()
 
 
 class JobsRepository:
@@ -81,43 +77,14 @@ class JobsRepository:
         raw_item = response.get("Item")
         if raw_item is None:
             return None
-        item = {key: _deserializer.deserialize(value) for key, value in raw_item.items()}
+        item = item_from_dynamodb(raw_item)
         expires_at = item.get("expires_at")
         if expires_at is not None and int(expires_at) <= now.timestamp():
             return None
-        return _to_public(item)
+        return job_public(item)
 
     def _call(self, operation: str, call: Callable[[], _T]) -> _T:
         try:
             return call()
         except AwsCallError as exc:
             raise StoreUnavailableError(f"{operation} failed: {describe_aws_error(exc)}") from exc
-
-
-def _to_public(item: dict[str, Any]) -> JobPublic:
-    """The public view: internal attributes (lease, `last_error`, ...) are left out."""
-    result = item.get("result")
-    cost = item.get("cost_usd")
-    return JobPublic(
-        job_id=item["job_id"],
-        status=item["status"],
-        task=item["task"],
-        created_at=item["created_at"],
-        updated_at=item["updated_at"],
-        attempts=int(item.get("attempts", 0)),
-        result=json.loads(result) if isinstance(result, str) else result,
-        error=item.get("error"),
-        model=item.get("model"),
-        usage=_usage(item),
-        cost_usd=None if cost is None else float(cost),
-    )
-
-
-def _usage(item: dict[str, Any]) -> TokenUsage | None:
-    """Null until the worker has recorded a call (`prompt_tokens` written)."""
-    if item.get("prompt_tokens") is None:
-        return None
-    return TokenUsage(
-        prompt_tokens=int(item["prompt_tokens"]),
-        completion_tokens=int(item.get("completion_tokens", 0)),
-    )

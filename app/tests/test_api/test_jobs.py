@@ -58,6 +58,7 @@ def test_running_job_shows_status_without_result(
         "model": None,
         "usage": None,
         "cost_usd": None,
+        "callback": None,
     }
 
 
@@ -165,6 +166,7 @@ def test_internal_attributes_stay_private(client: TestClient, api_env: StackReso
         "model",
         "usage",
         "cost_usd",
+        "callback",
     }
 
 

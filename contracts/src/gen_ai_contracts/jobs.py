@@ -1,9 +1,12 @@
 """The job record both Lambdas read and write: statuses, error and usage shapes, timestamps."""
 
+import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from boto3.dynamodb.types import TypeDeserializer
+from pydantic import AwareDatetime, BaseModel, Field
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
@@ -29,6 +32,80 @@ class TokenUsage(BaseModel):
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
         )
+
+
+CallbackStatus = Literal["pending", "delivered", "failed"]
+
+
+class CallbackState(BaseModel):
+    """Where the job's webhook stands; the URL itself is never shown (it may hold tokens)."""
+
+    status: CallbackStatus
+    attempts: int = 0
+    last_status_code: int | None = None
+
+
+class JobPublic(BaseModel):
+    """A job as clients see it (GET /jobs/{id}, and the `data` of its webhook events)."""
+
+    job_id: str
+    status: JobStatus
+    task: str
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    attempts: int = 0
+    result: dict[str, Any] | None = None
+    error: JobError | None = None
+    model: str | None = Field(default=None, description="The model that answered; null before.")
+    usage: TokenUsage | None = Field(
+        default=None, description="Tokens over every LLM call of the job; null before any call."
+    )
+    cost_usd: float | None = Field(
+        default=None, description="Price of `usage` on `model`; null when the model is unpriced."
+    )
+    callback: CallbackState | None = Field(
+        default=None, description="The webhook's delivery state; null without a callback_url."
+    )
+
+
+_deserializer = TypeDeserializer()
+
+
+def item_from_dynamodb(raw_item: Mapping[str, Any]) -> dict[str, Any]:
+    """A job record as DynamoDB's low-level API returns it, as plain Python values."""
+    return {key: _deserializer.deserialize(value) for key, value in raw_item.items()}
+
+
+def job_public(item: Mapping[str, Any]) -> JobPublic:
+    """The public view of a deserialized record: internal attributes (lease, `last_error`,
+    `callback_url`, ...) are left out."""
+    result = item.get("result")
+    cost = item.get("cost_usd")
+    callback = item.get("callback")
+    return JobPublic(
+        job_id=item["job_id"],
+        status=item["status"],
+        task=item["task"],
+        created_at=item["created_at"],
+        updated_at=item["updated_at"],
+        attempts=int(item.get("attempts", 0)),
+        result=json.loads(result) if isinstance(result, str) else result,
+        error=item.get("error"),
+        model=item.get("model"),
+        usage=_usage(item),
+        cost_usd=None if cost is None else float(cost),
+        callback=CallbackState.model_validate(callback) if callback else None,
+    )
+
+
+def _usage(item: Mapping[str, Any]) -> TokenUsage | None:
+    """Null until the worker has recorded a call (`prompt_tokens` written)."""
+    if item.get("prompt_tokens") is None:
+        return None
+    return TokenUsage(
+        prompt_tokens=int(item["prompt_tokens"]),
+        completion_tokens=int(item.get("completion_tokens", 0)),
+    )
 
 
 def rfc3339(moment: datetime) -> str:

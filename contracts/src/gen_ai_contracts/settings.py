@@ -64,6 +64,13 @@ class SharedSettings(BaseSettings):
     langfuse_secret_key: SecretStr | None = None
     langfuse_host: str | None = None
     log_level: LogLevel = "INFO"
+    # Webhooks: where final-job events are queued for delivery (unset = no callbacks accepted),
+    # the Standard Webhooks signing secret (`whsec_<base64>`), and the SSRF guard's switch
+    # (true only in the devstack, whose receivers live on 127.0.0.1).
+    callbacks_queue_url: str | None = None
+    webhook_signing_secret: SecretStr | None = None
+    webhook_max_attempts: int = Field(default=6, ge=1, le=50)
+    webhook_allow_private_targets: bool = False
     # botocore reads only AWS_DEFAULT_REGION; Lambda sets both, local tools often AWS_REGION.
     aws_region: str | None = Field(
         default=None, validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")

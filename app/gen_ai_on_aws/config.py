@@ -18,6 +18,8 @@ class Settings(SharedSettings):
 
     # Bound on one synchronous extraction, every attempt included, inside API Gateway's 29 s.
     extract_deadline_seconds: float = Field(default=25.0, gt=0)
+    # How long a submission's Idempotency-Key is remembered (Stripe keeps keys at least 24 h).
+    idempotency_ttl_seconds: int = Field(default=86_400, gt=0)
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
 
     @field_validator("api_keys", mode="before")

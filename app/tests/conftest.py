@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -13,13 +14,16 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import boto3
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from devstack.fake_llm import FakeLLMServer
 from devstack.resources import StackResources
+from gen_ai_contracts.jobs import item_from_dynamodb
 from gen_ai_on_aws.api.app import create_app
+from gen_ai_on_aws.api.deps import get_dynamodb_client, get_sqs_client
 from gen_ai_on_aws.config import Settings, get_settings
 from gen_ai_on_aws.logs import logger
 from gen_ai_on_aws.services.aws import create_dynamodb_client, create_sqs_client
@@ -174,3 +178,97 @@ def reconfigure(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
         get_settings.cache_clear()
 
     return apply
+
+
+IDEMPOTENCY_PREFIX = "idempotency#"
+
+
+class Stored:
+    """What the API left in moto: job records, idempotency records, queued messages."""
+
+    def __init__(self, resources: StackResources) -> None:
+        self.resources = resources
+        self.dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        self.sqs = boto3.client("sqs", region_name="us-east-1")
+
+    def items(self) -> list[dict[str, Any]]:
+        raw = self.dynamodb.scan(TableName=self.resources.table_name)["Items"]
+        return [item_from_dynamodb(item) for item in raw]
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return [item for item in self.items() if not item["job_id"].startswith(IDEMPOTENCY_PREFIX)]
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        raw = self.dynamodb.get_item(
+            TableName=self.resources.table_name, Key={"job_id": {"S": job_id}}
+        ).get("Item")
+        return None if raw is None else item_from_dynamodb(raw)
+
+    def idempotency_records(self) -> list[dict[str, Any]]:
+        return [item for item in self.items() if item["job_id"].startswith(IDEMPOTENCY_PREFIX)]
+
+    def messages(self, queue_url: str | None = None) -> list[dict[str, Any]]:
+        """Every visible message body (received once: they stay invisible afterwards)."""
+        bodies: list[dict[str, Any]] = []
+        while True:
+            received = self.sqs.receive_message(
+                QueueUrl=queue_url or self.resources.queue_url, MaxNumberOfMessages=10
+            ).get("Messages", [])
+            if not received:
+                return bodies
+            bodies += [json.loads(message["Body"]) for message in received]
+
+    def message_count(self, queue_url: str | None = None) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=queue_url or self.resources.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(count) for count in attributes.values())
+
+
+@pytest.fixture
+def stored(api_env: StackResources) -> Stored:
+    return Stored(api_env)
+
+
+@pytest.fixture
+def callbacks_queue_url(api_env: StackResources, reconfigure: Callable[..., None]) -> str:
+    """A callbacks queue in moto, configured as CALLBACKS_QUEUE_URL (webhooks on)."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = str(sqs.create_queue(QueueName="gen-ai-on-aws-dev-callbacks")["QueueUrl"])
+    reconfigure(CALLBACKS_QUEUE_URL=url)
+    return url
+
+
+class PatchedClient:
+    """A real (moto-backed) boto3 client with some operations replaced by
+    `replacement(real_operation, **kwargs)`, to inject partial failures."""
+
+    def __init__(self, client: Any, **replacements: Callable[..., Any]) -> None:
+        self._client = client
+        self._replacements = replacements
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self._client, name)
+        replacement = self._replacements.get(name)
+        return real if replacement is None else functools.partial(replacement, real)
+
+
+@pytest.fixture
+def patch_aws(app: FastAPI) -> Callable[..., None]:
+    """Replace operations of the API's SQS or DynamoDB client for this test."""
+
+    def install(
+        *,
+        sqs: dict[str, Callable[..., Any]] | None = None,
+        dynamodb: dict[str, Callable[..., Any]] | None = None,
+    ) -> None:
+        overrides = app.dependency_overrides
+        if sqs is not None:
+            sqs_client = PatchedClient(create_sqs_client("us-east-1"), **sqs)
+            overrides[get_sqs_client] = lambda: sqs_client
+        if dynamodb is not None:
+            dynamodb_client = PatchedClient(create_dynamodb_client("us-east-1"), **dynamodb)
+            overrides[get_dynamodb_client] = lambda: dynamodb_client
+
+    return install

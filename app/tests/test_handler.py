@@ -11,11 +11,13 @@ import copy
 import importlib
 import json
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from devstack.resources import StackResources
@@ -134,6 +136,33 @@ def test_http_api_submission_returns_202_with_a_public_status_url(handler: Handl
     expected = f"https://r3pmxmplak.execute-api.us-east-1.amazonaws.com/jobs/{body['job_id']}"
     assert body["status_url"] == expected
     assert response["headers"]["location"] == expected
+
+
+def test_under_lambda_a_key_is_held_no_longer_than_the_invocation(
+    handler: Handler, api_env: StackResources
+) -> None:
+    # GIVEN an invocation with 30 s left, submitting with an Idempotency-Key
+    event = http_api_event(
+        "POST", "/extract-user-async", {"text": JASON}, {"Idempotency-Key": "lambda-1"}
+    )
+    started_ms = time.time() * 1000
+
+    first = handler(event, FakeLambdaContext())
+    retry = handler(event, FakeLambdaContext())
+
+    # THEN the retry replays the first answer
+    assert response_json(retry) == response_json(first)
+    assert retry["headers"]["idempotent-replayed"] == "true"
+    # AND while it ran, the key was held until the invocation's end at the latest
+    [record] = [
+        item
+        for item in boto3.client("dynamodb", region_name="us-east-1").scan(
+            TableName=api_env.table_name
+        )["Items"]
+        if item["job_id"]["S"].startswith("idempotency#")
+    ]
+    lease_ms = int(record["idempotency_lease_expires_ms"]["N"])
+    assert started_ms + 29_000 <= lease_ms <= time.time() * 1000 + 30_000
 
 
 def test_http_api_job_can_be_polled_after_submission(handler: Handler) -> None:

@@ -8,6 +8,7 @@ from moto (so receipt handles are real) and invoke `worker.main.handler`.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
@@ -26,6 +27,9 @@ from boto3.dynamodb.types import TypeDeserializer
 from devstack.fake_llm import FakeLLMServer
 from devstack.lambda_runtime import LambdaContext, sqs_record
 from devstack.resources import StackResources
+from worker.callbacks.log import logger as callbacks_logger
+from worker.callbacks.main import handler as callbacks_handler
+from worker.callbacks.runtime import get_callbacks
 from worker.config import Settings, get_settings
 from worker.log import logger
 from worker.main import handler
@@ -34,11 +38,14 @@ from worker.runtime import get_worker
 EVENTS = Path(__file__).parent / "events"
 REGION = "us-east-1"
 JASON = "Jason is 25 years old"
+# A Standard Webhooks secret for tests: whsec_ + base64 of 32 bytes.
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"test-signing-key-32-bytes-long!!").decode()
 
 
 def _clear_caches() -> None:
     get_settings.cache_clear()
     get_worker.cache_clear()
+    get_callbacks.cache_clear()
 
 
 @pytest.fixture(autouse=True)
@@ -156,9 +163,11 @@ class Harness:
             time.sleep(0.1)
         return messages
 
-    def make_visible(self, receipt_handle: str) -> None:
+    def make_visible(self, receipt_handle: str, queue_url: str | None = None) -> None:
         self.sqs.change_message_visibility(
-            QueueUrl=self.resources.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=0
+            QueueUrl=queue_url or self.resources.queue_url,
+            ReceiptHandle=receipt_handle,
+            VisibilityTimeout=0,
         )
 
     @staticmethod
@@ -197,6 +206,66 @@ def harness(worker_env: StackResources, fake_llm: FakeLLMServer) -> Harness:
     return Harness(worker_env, fake_llm)
 
 
+class CallbackHarness(Harness):
+    """Also drives the callbacks queue and the delivery function (`worker.callbacks`)."""
+
+    def submit_with_callback(self, url: str, text: str = JASON, **fields: Any) -> Submitted:
+        """A job submitted with a `callback_url`, stored as the API stores it."""
+        body = self.body(text, **fields)
+        job_id = json.loads(body)["job_id"]
+        self.put_job(job_id, status="queued", **callback_attributes(url))
+        return Submitted(job_id, body, self.deliver(body))
+
+    def events(self) -> list[dict[str, Any]]:
+        """The callback events now visible on the callbacks queue (received, then made visible
+        again so a test can still deliver them)."""
+        messages = self.receive(self.resources.callbacks_queue_url)
+        for message in messages:
+            self.make_visible(message["ReceiptHandle"], self.resources.callbacks_queue_url)
+        return [json.loads(message["Body"]) for message in messages]
+
+    def event_record(self) -> dict[str, Any]:
+        """The Lambda record of a receive of the only event visible on the callbacks queue."""
+        message = self.receive_one(self.resources.callbacks_queue_url)
+        return sqs_record(message, queue_arn=self.resources.callbacks_queue_arn, region=REGION)
+
+    def again(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The next receive of ``record``'s message, without waiting out its visibility."""
+        self.make_visible(record["receiptHandle"], self.resources.callbacks_queue_url)
+        return self.event_record()
+
+    def send_event(self, body: str) -> None:
+        self.sqs.send_message(QueueUrl=self.resources.callbacks_queue_url, MessageBody=body)
+
+    @staticmethod
+    def deliver_events(*records: dict[str, Any], timeout_seconds: float = 30.0) -> dict[str, Any]:
+        """Call the delivery function's handler as Lambda does."""
+        context: Any = LambdaContext(timeout_seconds=timeout_seconds, function_name="callbacks")
+        return dict(callbacks_handler({"Records": list(records)}, context))
+
+
+def callback_attributes(url: str) -> dict[str, Any]:
+    """What the API stores beside a job submitted with a `callback_url`."""
+    return {
+        "callback_url": {"S": url},
+        "callback": {"M": {"status": {"S": "pending"}, "attempts": {"N": "0"}}},
+    }
+
+
+@pytest.fixture
+def callbacks_env(worker_env: StackResources, monkeypatch: pytest.MonkeyPatch) -> StackResources:
+    """Webhooks on, as the devstack configures them (receivers live on 127.0.0.1)."""
+    monkeypatch.setenv("CALLBACKS_QUEUE_URL", worker_env.callbacks_queue_url)
+    monkeypatch.setenv("WEBHOOK_SIGNING_SECRET", WEBHOOK_SECRET)
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
+    return worker_env
+
+
+@pytest.fixture
+def callbacks(callbacks_env: StackResources, fake_llm: FakeLLMServer) -> CallbackHarness:
+    return CallbackHarness(callbacks_env, fake_llm)
+
+
 @pytest.fixture
 def aws_sample_event() -> dict[str, Any]:
     """AWS's documented SQS event for Lambda, verbatim (tests/events/sqs_event.json)."""
@@ -223,10 +292,15 @@ class CapturedLogs:
 
 @pytest.fixture
 def captured_logs() -> Iterator[CapturedLogs]:
-    """Our Powertools logger's JSON lines, captured with its own formatter."""
+    """Our Powertools loggers' JSON lines (worker and delivery), captured with their own
+    formatters."""
     captured = CapturedLogs()
-    log_handler = logging.StreamHandler(captured.stream)
-    log_handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(log_handler)
+    handlers = []
+    for each in (logger, callbacks_logger):
+        log_handler = logging.StreamHandler(captured.stream)
+        log_handler.setFormatter(each.registered_formatter)
+        each.addHandler(log_handler)
+        handlers.append((each, log_handler))
     yield captured
-    logging.getLogger(logger.name).removeHandler(log_handler)
+    for each, log_handler in handlers:
+        logging.getLogger(each.name).removeHandler(log_handler)

@@ -78,8 +78,11 @@ def test_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(
     claim = store.claim(ref("attempt-b"), lease_expires_at=clock.now + 60)
     assert (claim.outcome, claim.attempts) == (ClaimOutcome.CLAIMED, 2)
     # The crashed attempt comes back to life: its writes are refused
-    assert store.succeed(ref("attempt-a"), result_json="{}") is False
-    assert store.succeed(ref("attempt-b"), result_json='{"ok": true}') is True
+    assert store.succeed(ref("attempt-a"), result_json="{}") is None
+    stored = store.succeed(ref("attempt-b"), result_json='{"ok": true}')
+    # The finish write hands back the record as stored (ALL_NEW): no second read needed
+    assert stored is not None
+    assert (stored["status"], stored["result"]) == ("succeeded", '{"ok": true}')
     assert item(dynamodb, aws)["result"] == {"S": '{"ok": true}'}
 
 
@@ -88,6 +91,9 @@ def test_finished_job_cannot_be_claimed_again(store: JobStore) -> None:
     store.fail(ref(), code="invalid_payload", message="bad")
     claim = store.claim(ref("attempt-b"), lease_expires_at=NOW + 60)
     assert (claim.outcome, claim.status) == (ClaimOutcome.FINISHED, "failed")
+    # with the finished record, so a duplicate can tell whether a webhook is still owed
+    assert claim.record is not None
+    assert claim.record["error"] == {"code": "invalid_payload", "message": "bad"}
 
 
 def test_release_requeues_with_last_error_and_no_lease(
@@ -106,7 +112,7 @@ def test_release_requeues_with_last_error_and_no_lease(
 
 def test_fail_stores_code_and_message(store: JobStore, dynamodb: Any, aws: StackResources) -> None:
     store.claim(ref(), lease_expires_at=NOW + 60)
-    assert store.fail(ref(), code="extraction_failed", message="no person") is True
+    assert store.fail(ref(), code="extraction_failed", message="no person") is not None
     stored = item(dynamodb, aws)
     assert stored["status"] == {"S": "failed"}
     assert stored["error"] == {
@@ -139,7 +145,7 @@ def test_tokens_and_cost_sum_over_attempts_and_the_answering_model_is_kept(
     # WHEN a second attempt succeeds with a fallback model
     store.claim(ref("attempt-b"), lease_expires_at=NOW + 60)
     answered = _spend(50, 5, 0.5, "openai/backup")
-    assert store.succeed(ref("attempt-b"), result_json='{"text": "hi"}', spend=answered)
+    assert store.succeed(ref("attempt-b"), result_json='{"text": "hi"}', spend=answered) is not None
     # THEN the record holds the totals of both attempts and who answered
     stored = item(dynamodb, aws)
     assert stored["prompt_tokens"] == {"N": "150"}
@@ -152,7 +158,7 @@ def test_an_attempt_without_llm_calls_leaves_usage_absent(
     store: JobStore, dynamodb: Any, aws: StackResources
 ) -> None:
     store.claim(ref(), lease_expires_at=NOW + 60)
-    assert store.fail(ref(), code="invalid_payload", message="x", spend=JobSpend())
+    assert store.fail(ref(), code="invalid_payload", message="x", spend=JobSpend()) is not None
     stored = item(dynamodb, aws)
     assert "prompt_tokens" not in stored
     assert "cost_usd" not in stored
@@ -163,7 +169,9 @@ def test_an_unpriced_model_records_tokens_but_no_cost(
     store: JobStore, dynamodb: Any, aws: StackResources
 ) -> None:
     store.claim(ref(), lease_expires_at=NOW + 60)
-    assert store.succeed(ref(), result_json="{}", spend=_spend(7, 3, None, "openai/local"))
+    assert (
+        store.succeed(ref(), result_json="{}", spend=_spend(7, 3, None, "openai/local")) is not None
+    )
     stored = item(dynamodb, aws)
     assert (stored["prompt_tokens"], stored["completion_tokens"]) == ({"N": "7"}, {"N": "3"})
     assert "cost_usd" not in stored

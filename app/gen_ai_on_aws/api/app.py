@@ -7,14 +7,17 @@ from gen_ai_on_aws import __version__
 from gen_ai_on_aws.api.auth import log_auth_mode
 from gen_ai_on_aws.api.error_handlers import install_error_handlers
 from gen_ai_on_aws.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from gen_ai_on_aws.api.routes import extraction, health, jobs, tasks
+from gen_ai_on_aws.api.routes import batch, extraction, health, jobs, tasks
 from gen_ai_on_aws.config import get_settings
 from gen_ai_on_aws.logs import logger
 
 DESCRIPTION = """\
 Run LLM jobs asynchronously: submit any task of `GET /tasks` to `POST /jobs` (optionally naming
-the model) and poll the job. `extract_user` (free text to a structured `User`) also has its own
-endpoints, synchronous and queued.
+the model), or up to 100 at once to `POST /jobs/batch`, then poll the job or be called back
+(`callback_url`, signed per Standard Webhooks). A queued job can be cancelled. Submissions accept
+an `Idempotency-Key` (Stripe's semantics), so retrying one never creates a second job.
+`extract_user` (free text to a structured `User`) also has its own endpoints, synchronous and
+queued.
 
 Errors always have the body `{error, code, request_id, details}`; `code` is stable.
 """
@@ -35,6 +38,7 @@ def create_app() -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(extraction.router)
+    app.include_router(batch.router)
     app.include_router(jobs.router)
     app.include_router(tasks.router)
     # Added last = outermost: the request id exists before the size check answers 413.

@@ -1,5 +1,6 @@
 """API key guard: `X-API-Key` must match one of `API_KEYS`; with none configured, all is open."""
 
+import hashlib
 import hmac
 from collections.abc import Iterable
 from typing import Annotated
@@ -15,11 +16,10 @@ from gen_ai_on_aws.logs import logger
 api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="One of the keys configured in API_KEYS."
 )
+ApiKeyDep = Annotated[str | None, Security(api_key_header)]
 
 
-def require_api_key(
-    settings: SettingsDep, api_key: Annotated[str | None, Security(api_key_header)]
-) -> None:
+def require_api_key(settings: SettingsDep, api_key: ApiKeyDep) -> None:
     """Raise 401 unless the header matches a configured key (no keys: open, for local dev)."""
     if not settings.api_keys:
         return
@@ -34,6 +34,15 @@ def matches_any_key(candidate: str, keys: Iterable[SecretStr]) -> bool:
     for key in keys:
         matched |= hmac.compare_digest(candidate.encode(), key.get_secret_value().encode())
     return matched
+
+
+def client_scope(api_key: str | None, settings: Settings) -> str:
+    """Whose request this is, as a name safe to store: `default` when the API is open, else a
+    fingerprint of the (already verified) key, never the key. Idempotency keys live in this
+    namespace; mapping keys to tenants later changes this one function."""
+    if not settings.api_keys or api_key is None:
+        return "default"
+    return "key-" + hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
 def log_auth_mode(settings: Settings) -> None:

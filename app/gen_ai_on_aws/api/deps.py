@@ -32,6 +32,15 @@ def get_queue_service(
     return QueueService(client=client, queue_url=settings.queue_url)
 
 
+def get_callback_queue(
+    settings: SettingsDep, client: Annotated[SQSClient, Depends(get_sqs_client)]
+) -> QueueService | None:
+    """The callbacks queue, or None when CALLBACKS_QUEUE_URL is not set (no webhooks)."""
+    if settings.callbacks_queue_url is None:
+        return None
+    return QueueService(client=client, queue_url=settings.callbacks_queue_url)
+
+
 def get_jobs_repository(
     settings: SettingsDep, client: Annotated[DynamoDBClient, Depends(get_dynamodb_client)]
 ) -> JobsRepository:
@@ -52,5 +61,7 @@ def require_json_body(request: Request) -> None:
 
 
 QueueDep = Annotated[QueueService, Depends(get_queue_service)]
+CallbackQueueDep = Annotated[QueueService | None, Depends(get_callback_queue)]
+DynamoDBDep = Annotated[DynamoDBClient, Depends(get_dynamodb_client)]
 JobsDep = Annotated[JobsRepository, Depends(get_jobs_repository)]
 RequestIdDep = Annotated[str | None, Depends(get_request_id)]

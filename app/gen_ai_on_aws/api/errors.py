@@ -15,7 +15,11 @@ _HTTP_ERRORS: dict[int, tuple[str, str]] = {
     401: ("unauthorized", "Missing or invalid X-API-Key header."),
     404: ("not_found", "No endpoint matches this path."),
     405: ("method_not_allowed", "This endpoint does not support the method."),
-    413: ("payload_too_large", "The request body is larger than the limit (320 KiB)."),
+    409: ("conflict", "The request conflicts with the job's state or with an Idempotency-Key."),
+    413: (
+        "payload_too_large",
+        "The request body is larger than the limit (320 KiB; 4 MiB for POST /jobs/batch).",
+    ),
     415: ("unsupported_media_type", "Send the body as JSON with Content-Type: application/json."),
     422: ("validation_error", "The request is invalid; see details."),
     429: ("rate_limited", "The LLM provider is rate limiting; retry after Retry-After seconds."),

@@ -7,6 +7,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gen_ai_contracts.jobs import JobPublic
 from gen_ai_contracts.queue import ModelName
+from gen_ai_contracts.tasks.extract_user import ExtractUserRequest
+
+# Checked by the route (SSRF guard, and only when webhooks are configured), not by pydantic, so
+# a refusal is 422 `invalid_callback_url` and never quotes the URL back.
+CallbackUrl = Annotated[
+    str | None,
+    Field(
+        description=(
+            "https URL to POST the job's final event to (Standard Webhooks, signed). Never "
+            "shown back; must not point at private, loopback or link-local addresses."
+        ),
+    ),
+]
 
 
 class JobCreate(BaseModel):
@@ -30,6 +43,17 @@ class JobCreate(BaseModel):
         ModelName | None,
         Field(description="A model from LLM_ALLOWED_MODELS; null = the deployment's LLM_MODEL."),
     ] = None
+    callback_url: CallbackUrl = None
+
+
+class ExtractUserAsyncRequest(ExtractUserRequest):
+    """The `extract_user` input plus an optional webhook (the task's input model is unchanged:
+    `callback_url` never reaches the queue message)."""
+
+    callback_url: CallbackUrl = None
+
+    def task_input(self) -> ExtractUserRequest:
+        return ExtractUserRequest.model_validate(self.model_dump(exclude={"callback_url"}))
 
 
 class JobCreated(BaseModel):
@@ -40,4 +64,4 @@ class JobCreated(BaseModel):
     status_url: Annotated[str, Field(description="Absolute URL of GET /jobs/{job_id}.")]
 
 
-__all__ = ["JobCreate", "JobCreated", "JobPublic"]
+__all__ = ["ExtractUserAsyncRequest", "JobCreate", "JobCreated", "JobPublic"]

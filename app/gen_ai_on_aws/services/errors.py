@@ -31,3 +31,15 @@ class LlmUnavailableError(ServiceError):
 
 class LlmRejectedError(ServiceError):
     """The provider refused the request with a 4xx (bad key, unknown model, bad request)."""
+
+
+class JobNotFoundError(LookupError):
+    """No such job, or it is past its TTL."""
+
+
+class JobNotCancellableError(Exception):
+    """The job has left `queued` (it runs or has finished); `status` says where it is."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"the job is {status}")
+        self.status = status

@@ -1,6 +1,7 @@
 """Read and write job records in the jobs table (schema: docs/contracts.md)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -8,13 +9,27 @@ from botocore.exceptions import ClientError
 
 from gen_ai_contracts.jobs import JobPublic, item_from_dynamodb, job_public, rfc3339
 from gen_ai_on_aws.services.aws import AwsCallError, DynamoDBClient, describe_aws_error
-from gen_ai_on_aws.services.errors import StoreUnavailableError
+from gen_ai_on_aws.services.batch_writes import batch_write, job_id_of
+from gen_ai_on_aws.services.errors import (
+    JobNotCancellableError,
+    JobNotFoundError,
+    StoreUnavailableError,
+)
+from gen_ai_on_aws.services.job_records import QueuedJob, queued_item
 
 _T = TypeVar("_T")
 
 
+@dataclass(frozen=True)
+class CancelledJob:
+    """A job the API just cancelled, and where its webhook goes (None: no callback)."""
+
+    job: JobPublic
+    callback_url: str | None
+
+
 class JobsRepository:
-    """The API's three operations on job records; the worker owns every later transition."""
+    """The API's operations on job records; the worker owns every transition but `cancelled`."""
 
     def __init__(self, *, client: DynamoDBClient, table_name: str, ttl_seconds: int) -> None:
         self._client = client
@@ -22,21 +37,17 @@ class JobsRepository:
         self._ttl_seconds = ttl_seconds
 
     def put_queued_job(
-        self, *, job_id: str, task: str, request_id: str | None, now: datetime
+        self,
+        *,
+        job_id: str,
+        task: str,
+        request_id: str | None,
+        now: datetime,
+        callback_url: str | None = None,
     ) -> None:
         """Create the record as `queued`, expiring `JOB_TTL_SECONDS` from now."""
-        timestamp = rfc3339(now)
-        item: dict[str, Any] = {
-            "job_id": {"S": job_id},
-            "status": {"S": "queued"},
-            "task": {"S": task},
-            "created_at": {"S": timestamp},
-            "updated_at": {"S": timestamp},
-            "attempts": {"N": "0"},
-            "expires_at": {"N": str(int(now.timestamp()) + self._ttl_seconds)},
-        }
-        if request_id is not None:
-            item["request_id"] = {"S": request_id}
+        job = QueuedJob(job_id=job_id, task=task, callback_url=callback_url)
+        item = queued_item(job, request_id=request_id, now=now, ttl_seconds=self._ttl_seconds)
         # Conditional so a (practically impossible) id collision can never overwrite a job.
         self._call(
             "PutItem",
@@ -46,6 +57,32 @@ class JobsRepository:
                 ConditionExpression="attribute_not_exists(job_id)",
             ),
         )
+
+    def put_queued_jobs(
+        self, *, jobs: Sequence[QueuedJob], request_id: str | None, now: datetime
+    ) -> set[str]:
+        """Create up to 25 `queued` records in one BatchWriteItem; return the ids left unwritten.
+
+        Unconditional (BatchWriteItem has no conditions): the ids are fresh UUID4s."""
+        requests = [
+            {
+                "PutRequest": {
+                    "Item": queued_item(
+                        job, request_id=request_id, now=now, ttl_seconds=self._ttl_seconds
+                    )
+                }
+            }
+            for job in jobs
+        ]
+        unwritten = batch_write(self._client, table_name=self._table_name, requests=requests)
+        return {job_id_of(request) for request in unwritten}
+
+    def delete_unqueued_jobs(self, *, job_ids: Sequence[str]) -> set[str]:
+        """Remove up to 25 records whose messages SQS refused (so no worker can hold them);
+        return the ids still there."""
+        requests = [{"DeleteRequest": {"Key": {"job_id": {"S": job_id}}}} for job_id in job_ids]
+        left = batch_write(self._client, table_name=self._table_name, requests=requests)
+        return {job_id_of(request) for request in left}
 
     def delete_queued_job(self, *, job_id: str) -> None:
         """Remove a job whose message never reached the queue; a claimed job is left alone."""
@@ -75,16 +112,56 @@ class JobsRepository:
             ),
         )
         raw_item = response.get("Item")
-        if raw_item is None:
-            return None
-        item = item_from_dynamodb(raw_item)
-        expires_at = item.get("expires_at")
-        if expires_at is not None and int(expires_at) <= now.timestamp():
+        if raw_item is None or _expired(item := item_from_dynamodb(raw_item), now):
             return None
         return job_public(item)
+
+    def cancel_queued_job(self, *, job_id: str, now: datetime) -> CancelledJob:
+        """Move a `queued` job to `cancelled`. Conditional, like the worker's claim (which
+        needs `queued` too), so exactly one of them wins; raise JobNotFoundError or
+        JobNotCancellableError(status) when the job is not (or no longer) queued."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table_name,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression="SET #status = :cancelled, updated_at = :now",
+                ConditionExpression="#status = :queued AND "
+                "(attribute_not_exists(expires_at) OR expires_at > :epoch)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":cancelled": {"S": "cancelled"},
+                    ":queued": {"S": "queued"},
+                    ":now": {"S": rfc3339(now)},
+                    ":epoch": {"N": str(int(now.timestamp()))},
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if describe_aws_error(exc) != "ConditionalCheckFailedException":
+                raise StoreUnavailableError(
+                    f"UpdateItem failed: {describe_aws_error(exc)}"
+                ) from exc
+            raise _not_cancellable(exc.response.get("Item"), now) from None  # type: ignore[arg-type]
+        except AwsCallError as exc:
+            raise StoreUnavailableError(f"UpdateItem failed: {describe_aws_error(exc)}") from exc
+        item = item_from_dynamodb(response["Attributes"])
+        return CancelledJob(job=job_public(item), callback_url=item.get("callback_url"))
 
     def _call(self, operation: str, call: Callable[[], _T]) -> _T:
         try:
             return call()
         except AwsCallError as exc:
             raise StoreUnavailableError(f"{operation} failed: {describe_aws_error(exc)}") from exc
+
+
+def _expired(item: Mapping[str, Any], now: datetime) -> bool:
+    expires_at = item.get("expires_at")
+    return expires_at is not None and int(expires_at) <= now.timestamp()
+
+
+def _not_cancellable(raw_item: Mapping[str, Any] | None, now: datetime) -> Exception:
+    """Why the cancel's condition failed, from the record as it was (ALL_OLD)."""
+    if raw_item is None or _expired(item := item_from_dynamodb(raw_item), now):
+        return JobNotFoundError()
+    return JobNotCancellableError(str(item["status"]))

@@ -9,9 +9,11 @@ from fastapi.testclient import TestClient
 
 EXPECTED_ERRORS = {
     ("post", "/extract-user"): {"400", "401", "413", "415", "422", "429", "500", "502", "503"},
-    ("post", "/extract-user-async"): {"400", "401", "413", "415", "422", "500", "503"},
-    ("post", "/jobs"): {"400", "401", "413", "415", "422", "500", "503"},
+    ("post", "/extract-user-async"): {"400", "401", "409", "413", "415", "422", "500", "503"},
+    ("post", "/jobs"): {"400", "401", "409", "413", "415", "422", "500", "503"},
+    ("post", "/jobs/batch"): {"400", "401", "409", "413", "415", "422", "500", "503"},
     ("get", "/jobs/{job_id}"): {"401", "404", "422", "500", "503"},
+    ("post", "/jobs/{job_id}/cancel"): {"401", "404", "409", "422", "500", "503"},
     ("get", "/tasks"): {"401", "500"},
 }
 
@@ -44,8 +46,51 @@ def test_fastapis_default_validation_schema_is_not_advertised(schema: dict[str, 
 def test_submissions_document_202_and_location(schema: dict[str, Any], path: str) -> None:
     accepted = schema["paths"][path]["post"]["responses"]["202"]
 
-    assert "Location" in accepted["headers"]
+    assert {"Location", "Idempotent-Replayed"} <= set(accepted["headers"])
     assert accepted["content"]["application/json"]["schema"]["$ref"].endswith("/JobCreated")
+
+
+@pytest.mark.parametrize("path", ["/extract-user-async", "/jobs", "/jobs/batch"])
+def test_submissions_document_the_idempotency_key_header(schema: dict[str, Any], path: str) -> None:
+    [header] = [p for p in schema["paths"][path]["post"]["parameters"] if p["in"] == "header"]
+
+    assert header["name"] == "Idempotency-Key"
+    assert header["required"] is False
+    assert header["schema"] == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": "^[ -~]+$",
+        "title": "Idempotency-Key",
+    }
+    assert "invalid_idempotency_key" in header["description"]
+
+
+@pytest.mark.parametrize("path", ["/extract-user-async", "/jobs"])
+def test_submissions_document_the_callback_url(schema: dict[str, Any], path: str) -> None:
+    ref = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    model = schema["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
+
+    assert "callback_url" in model["properties"]
+    assert "callback_url" not in model.get("required", [])
+
+
+def test_batch_documents_202_207_and_its_items(schema: dict[str, Any]) -> None:
+    operation = schema["paths"]["/jobs/batch"]["post"]
+    batch = schema["components"]["schemas"]["JobBatchCreate"]["properties"]["jobs"]
+
+    for status in ("202", "207"):
+        content = operation["responses"][status]["content"]["application/json"]["schema"]
+        assert content == {"$ref": "#/components/schemas/JobBatchResult"}
+    assert (batch["minItems"], batch["maxItems"]) == (1, 100)
+    assert batch["items"]["title"] == "JobCreate"
+    assert batch["items"]["required"] == ["task", "input"]
+
+
+def test_cancel_answers_the_job(schema: dict[str, Any]) -> None:
+    ok = schema["paths"]["/jobs/{job_id}/cancel"]["post"]["responses"]["200"]
+
+    assert ok["content"]["application/json"]["schema"]["$ref"].endswith("/JobPublic")
 
 
 def test_job_submission_documents_its_body_with_examples(schema: dict[str, Any]) -> None:
@@ -61,7 +106,7 @@ def test_job_submission_documents_its_body_with_examples(schema: dict[str, Any])
 def test_job_view_documents_model_usage_and_cost(schema: dict[str, Any]) -> None:
     job = schema["components"]["schemas"]["JobPublic"]["properties"]
 
-    assert {"model", "usage", "cost_usd"} <= set(job)
+    assert {"model", "usage", "cost_usd", "callback"} <= set(job)
     assert "cancelled" in job["status"]["enum"]
 
 

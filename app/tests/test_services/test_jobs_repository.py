@@ -13,7 +13,12 @@ from botocore.config import Config
 
 from devstack.resources import StackResources
 from gen_ai_on_aws.services.aws import create_dynamodb_client
-from gen_ai_on_aws.services.errors import StoreUnavailableError
+from gen_ai_on_aws.services.errors import (
+    JobNotCancellableError,
+    JobNotFoundError,
+    StoreUnavailableError,
+)
+from gen_ai_on_aws.services.job_records import QueuedJob
 from gen_ai_on_aws.services.jobs_repository import JobsRepository
 
 NOW = datetime(2026, 11, 23, 14, 45, 0, 123456, tzinfo=UTC)
@@ -187,8 +192,13 @@ def test_get_job_treats_an_expired_job_as_absent(aws: StackResources) -> None:
         lambda repo: repo.put_queued_job(job_id=str(uuid4()), task="t", request_id=None, now=NOW),
         lambda repo: repo.get_job(job_id=str(uuid4()), now=NOW),
         lambda repo: repo.delete_queued_job(job_id=str(uuid4())),
+        lambda repo: repo.cancel_queued_job(job_id=str(uuid4()), now=NOW),
+        lambda repo: repo.put_queued_jobs(
+            jobs=[QueuedJob(str(uuid4()), "t")], request_id=None, now=NOW
+        ),
+        lambda repo: repo.delete_unqueued_jobs(job_ids=[str(uuid4())]),
     ],
-    ids=["put", "get", "delete"],
+    ids=["put", "get", "delete", "cancel", "put-many", "delete-many"],
 )
 def test_missing_table_raises_store_unavailable(aws: StackResources, operation: Any) -> None:
     repository = build_repository("no-such-table")
@@ -197,7 +207,15 @@ def test_missing_table_raises_store_unavailable(aws: StackResources, operation: 
         operation(repository)
 
 
-def test_unreachable_dynamodb_raises_store_unavailable_on_delete(aws_env: None) -> None:
+@pytest.mark.parametrize(
+    "operation",
+    [
+        lambda repo: repo.delete_queued_job(job_id=str(uuid4())),
+        lambda repo: repo.cancel_queued_job(job_id=str(uuid4()), now=NOW),
+    ],
+    ids=["delete", "cancel"],
+)
+def test_unreachable_dynamodb_raises_store_unavailable(aws_env: None, operation: Any) -> None:
     client = boto3.client(
         "dynamodb",
         region_name="us-east-1",
@@ -207,4 +225,65 @@ def test_unreachable_dynamodb_raises_store_unavailable_on_delete(aws_env: None) 
     repository = JobsRepository(client=client, table_name="jobs", ttl_seconds=TTL_SECONDS)
 
     with pytest.raises(StoreUnavailableError, match="EndpointConnectionError"):
-        repository.delete_queued_job(job_id=str(uuid4()))
+        operation(repository)
+
+
+def test_put_queued_job_stores_the_callback_with_a_pending_state(aws: StackResources) -> None:
+    job_id = str(uuid4())
+
+    build_repository(aws.table_name).put_queued_job(
+        job_id=job_id, task="t", request_id=None, now=NOW, callback_url="https://h.example/x"
+    )
+
+    item = raw_item(aws.table_name, job_id)
+    assert item is not None
+    assert item["callback_url"] == {"S": "https://h.example/x"}
+    assert item["callback"] == {"M": {"status": {"S": "pending"}, "attempts": {"N": "0"}}}
+
+
+def test_put_queued_jobs_writes_the_same_records_as_put_queued_job(aws: StackResources) -> None:
+    repository = build_repository(aws.table_name)
+    single, many = str(uuid4()), str(uuid4())
+    repository.put_queued_job(job_id=single, task="t", request_id="r", now=NOW, callback_url="u")
+
+    unwritten = repository.put_queued_jobs(
+        jobs=[QueuedJob(job_id=many, task="t", callback_url="u")], request_id="r", now=NOW
+    )
+
+    assert unwritten == set()
+    expected = raw_item(aws.table_name, single)
+    assert expected is not None
+    assert raw_item(aws.table_name, many) == {**expected, "job_id": {"S": many}}
+
+
+def test_more_than_25_writes_at_once_are_refused(aws: StackResources) -> None:
+    with pytest.raises(ValueError, match="at most 25"):
+        build_repository(aws.table_name).delete_unqueued_jobs(
+            job_ids=[str(uuid4()) for _ in range(26)]
+        )
+
+
+def test_cancel_moves_a_queued_job_and_returns_its_callback(aws: StackResources) -> None:
+    repository = build_repository(aws.table_name)
+    job_id = str(uuid4())
+    repository.put_queued_job(job_id=job_id, task="t", request_id=None, now=NOW, callback_url="u")
+    later = NOW + timedelta(seconds=5)
+
+    cancelled = repository.cancel_queued_job(job_id=job_id, now=later)
+
+    assert cancelled.callback_url == "u"
+    assert cancelled.job.status == "cancelled"
+    assert cancelled.job.updated_at == later
+    assert cancelled.job.created_at == NOW
+
+
+def test_cancel_refuses_an_expired_or_finished_job(aws: StackResources) -> None:
+    repository = build_repository(aws.table_name)
+    job_id = str(uuid4())
+    put_raw_item(aws.table_name, **finished_job_attributes(job_id, status={"S": "succeeded"}))
+
+    with pytest.raises(JobNotCancellableError) as refused:
+        repository.cancel_queued_job(job_id=job_id, now=NOW)
+    assert refused.value.status == "succeeded"
+    with pytest.raises(JobNotFoundError):
+        repository.cancel_queued_job(job_id=job_id, now=NOW + timedelta(seconds=TTL_SECONDS))

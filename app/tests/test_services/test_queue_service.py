@@ -18,7 +18,12 @@ from gen_ai_on_aws.api.deps import get_dynamodb_client, get_sqs_client
 from gen_ai_on_aws.config import Settings
 from gen_ai_on_aws.services.aws import create_sqs_client
 from gen_ai_on_aws.services.errors import QueueUnavailableError
-from gen_ai_on_aws.services.queue_service import QueueService
+from gen_ai_on_aws.services.queue_service import (
+    MAX_BATCH_BYTES,
+    MAX_MESSAGES_PER_BATCH,
+    QueueService,
+    message_groups,
+)
 
 
 def build_message(text: str = "Jason is 25 years old") -> QueueMessage:
@@ -103,3 +108,49 @@ def test_unreachable_sqs_raises_queue_unavailable(aws_env: None) -> None:
 
     with pytest.raises(QueueUnavailableError, match="EndpointConnectionError"):
         service.send_message(message=build_message())
+
+
+def test_send_message_batch_sends_each_envelope(aws: StackResources) -> None:
+    service = QueueService(client=create_sqs_client("us-east-1"), queue_url=aws.queue_url)
+    messages = [build_message(f"Person {i} is 30") for i in range(3)]
+
+    refused = service.send_message_batch(messages=messages)
+
+    assert refused == set()
+    bodies = [json.loads(body) for body in receive_bodies(aws.queue_url)]
+    assert sorted(body["job_id"] for body in bodies) == sorted(m.job_id for m in messages)
+
+
+def test_unreachable_sqs_raises_queue_unavailable_on_a_batch(aws_env: None) -> None:
+    client = boto3.client(
+        "sqs",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    service = QueueService(client=client, queue_url="http://127.0.0.1:9/123456789012/jobs")
+
+    with pytest.raises(QueueUnavailableError, match="EndpointConnectionError"):
+        service.send_message_batch(messages=[build_message()])
+
+
+def test_message_groups_keep_order_and_both_limits() -> None:
+    small = [build_message() for _ in range(23)]
+    # Control characters: the worst case, about 120 KB each as JSON.
+    large = [build_message("\x01" * MAX_TEXT_CHARS) for _ in range(5)]
+
+    groups = message_groups([*small, *large])
+
+    assert [m for group in groups for m in group] == [*small, *large]
+    # 3 small + 2 large fit 256 KiB; 3 large do not.
+    assert [len(group) for group in groups] == [10, 10, 5, 2, 1]
+    for group in groups:
+        assert len(group) <= MAX_MESSAGES_PER_BATCH
+        assert sum(len(m.model_dump_json().encode()) for m in group) <= MAX_BATCH_BYTES
+
+
+def test_the_largest_group_is_accepted_by_sqs(aws: StackResources) -> None:
+    service = QueueService(client=create_sqs_client("us-east-1"), queue_url=aws.queue_url)
+    [group, *_] = message_groups([build_message("\x01" * MAX_TEXT_CHARS) for _ in range(2)])
+
+    assert service.send_message_batch(messages=group) == set()

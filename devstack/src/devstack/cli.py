@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start()
         print(f"devstack ready in {time.monotonic() - started:.1f} s", flush=True)
+        if config.run_worker:
+            _print_webhooks(stack.webhook_signing_secret)
         if config.run_api:
             _print_usage(stack.api_url, config.api_keys)
         stopping.wait()
@@ -49,7 +51,20 @@ Or any task of `curl -s{key_header} {api_url}/tasks`, e.g. free-form text:
        -H 'Content-Type: application/json' -d '{complete}'
 Poll it (use the status_url from the answer):
   curl -s{key_header} {api_url}/jobs/<job_id>
+Or be called back when it is done (a signed webhook; any URL is allowed here, https only in AWS):
+  curl -s -X POST {api_url}/extract-user-async{key_header} -H 'Content-Type: application/json' \\
+       -d '{{"text": "Jason is 25 years old", "callback_url": "http://127.0.0.1:9000/hooks"}}'
 Press Ctrl-C to stop.""",
+        flush=True,
+    )
+
+
+def _print_webhooks(secret: str) -> None:
+    # A development secret, generated for this run unless WEBHOOK_SIGNING_SECRET was set:
+    # printed on purpose, so a local receiver can verify what the devstack signs.
+    print(
+        f"Webhooks: signed with WEBHOOK_SIGNING_SECRET={secret}\n"
+        "  (set WEBHOOK_SIGNING_SECRET before starting to keep one secret across restarts)",
         flush=True,
     )
 

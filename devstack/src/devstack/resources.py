@@ -1,4 +1,4 @@
-"""Create the queue, DLQ and jobs table exactly as the Pulumi program configures them.
+"""Create the queues, DLQs and jobs table exactly as the Pulumi program configures them.
 
 Used by the devstack against moto's server and by tests under ``mock_aws``, so local runs see
 the same redrive rule, TTL attribute and key schema as a deployment.
@@ -15,6 +15,10 @@ MAX_MESSAGE_SIZE_BYTES = 262_144
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 DEFAULT_MAX_RECEIVE_COUNT = 5
 TTL_ATTRIBUTE = "expires_at"
+# The callbacks queue redrives after WEBHOOK_MAX_ATTEMPTS (6) plus receives that never reach
+# the receiver (a crashed or throttled delivery): the delivery function gives up first.
+DEFAULT_WEBHOOK_MAX_ATTEMPTS = 6
+CALLBACKS_REDRIVE_MARGIN = 4
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,10 @@ class StackResources:
     dlq_url: str
     dlq_arn: str
     table_name: str
+    callbacks_queue_url: str
+    callbacks_queue_arn: str
+    callbacks_dlq_url: str
+    callbacks_dlq_arn: str
 
 
 def create_stack_resources(
@@ -35,22 +43,18 @@ def create_stack_resources(
     prefix: str = "gen-ai-on-aws-dev",
     visibility_timeout_seconds: int = 30,
     max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT,
+    webhook_max_attempts: int = DEFAULT_WEBHOOK_MAX_ATTEMPTS,
 ) -> StackResources:
-    """Create DLQ, queue (with redrive) and table; idempotent for the same names."""
-    dlq_url = sqs.create_queue(
-        QueueName=f"{prefix}-jobs-dlq",
-        Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)},
-    )["QueueUrl"]
-    dlq_arn = _queue_arn(sqs, dlq_url)
-    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
-    queue_url = sqs.create_queue(
-        QueueName=f"{prefix}-jobs",
-        Attributes={
-            "VisibilityTimeout": str(visibility_timeout_seconds),
-            "MaximumMessageSize": str(MAX_MESSAGE_SIZE_BYTES),
-            "RedrivePolicy": json.dumps(redrive),
-        },
-    )["QueueUrl"]
+    """Create the jobs and callbacks queues (each with its DLQ) and the table; idempotent."""
+    queue_url, dlq_url = _queue_with_dlq(
+        sqs, f"{prefix}-jobs", visibility_timeout_seconds, max_receive_count
+    )
+    callbacks_url, callbacks_dlq_url = _queue_with_dlq(
+        sqs,
+        f"{prefix}-callbacks",
+        visibility_timeout_seconds,
+        webhook_max_attempts + CALLBACKS_REDRIVE_MARGIN,
+    )
     table_name = f"{prefix}-jobs"
     if table_name not in dynamodb.list_tables()["TableNames"]:
         dynamodb.create_table(
@@ -63,12 +67,50 @@ def create_stack_resources(
             TableName=table_name,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
         )
+    return _resources(sqs, queue_url, dlq_url, callbacks_url, callbacks_dlq_url, table_name)
+
+
+def _queue_with_dlq(
+    sqs: Any, name: str, visibility_timeout_seconds: int, max_receive_count: int
+) -> tuple[str, str]:
+    """A queue redriving to ``<name>-dlq`` after ``max_receive_count`` receives."""
+    dlq_url = sqs.create_queue(
+        QueueName=f"{name}-dlq",
+        Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)},
+    )["QueueUrl"]
+    redrive = {
+        "deadLetterTargetArn": _queue_arn(sqs, dlq_url),
+        "maxReceiveCount": str(max_receive_count),
+    }
+    queue_url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(visibility_timeout_seconds),
+            "MaximumMessageSize": str(MAX_MESSAGE_SIZE_BYTES),
+            "RedrivePolicy": json.dumps(redrive),
+        },
+    )["QueueUrl"]
+    return queue_url, dlq_url
+
+
+def _resources(
+    sqs: Any,
+    queue_url: str,
+    dlq_url: str,
+    callbacks_url: str,
+    callbacks_dlq_url: str,
+    table_name: str,
+) -> StackResources:
     return StackResources(
         queue_url=queue_url,
         queue_arn=_queue_arn(sqs, queue_url),
         dlq_url=dlq_url,
-        dlq_arn=dlq_arn,
+        dlq_arn=_queue_arn(sqs, dlq_url),
         table_name=table_name,
+        callbacks_queue_url=callbacks_url,
+        callbacks_queue_arn=_queue_arn(sqs, callbacks_url),
+        callbacks_dlq_url=callbacks_dlq_url,
+        callbacks_dlq_arn=_queue_arn(sqs, callbacks_dlq_url),
     )
 
 
@@ -79,12 +121,10 @@ def _queue_arn(sqs: Any, queue_url: str) -> str:
 
 def find_stack_resources(*, sqs: Any, prefix: str = "gen-ai-on-aws-dev") -> StackResources:
     """The resources a running devstack created (for tools that attach to it)."""
-    queue_url = sqs.get_queue_url(QueueName=f"{prefix}-jobs")["QueueUrl"]
-    dlq_url = sqs.get_queue_url(QueueName=f"{prefix}-jobs-dlq")["QueueUrl"]
-    return StackResources(
-        queue_url=queue_url,
-        queue_arn=_queue_arn(sqs, queue_url),
-        dlq_url=dlq_url,
-        dlq_arn=_queue_arn(sqs, dlq_url),
-        table_name=f"{prefix}-jobs",
+
+    def url(name: str) -> str:
+        return str(sqs.get_queue_url(QueueName=f"{prefix}-{name}")["QueueUrl"])
+
+    return _resources(
+        sqs, url("jobs"), url("jobs-dlq"), url("callbacks"), url("callbacks-dlq"), f"{prefix}-jobs"
     )

@@ -1,10 +1,13 @@
-"""Start and stop the whole pipeline on 127.0.0.1: emulated AWS, LLM, API and worker poller."""
+"""Start and stop the whole pipeline on 127.0.0.1: emulated AWS, LLM, API, the worker's poller
+and the webhook delivery's poller."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -19,10 +22,19 @@ from devstack import moto_atomic
 from devstack.config import REGION, STACK_PREFIX, DevstackConfig
 from devstack.embedded_llm import MODEL_ALIAS, EmbeddedLLM
 from devstack.poller import PollerSettings, SqsPoller
-from devstack.resources import StackResources, create_stack_resources
+from devstack.resources import (
+    DEFAULT_WEBHOOK_MAX_ATTEMPTS,
+    StackResources,
+    create_stack_resources,
+)
 
 Progress = Callable[[str], None]
 SECRET_NAME = f"{STACK_PREFIX}-app-secrets"
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks signing secret: whsec_ + base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 class Devstack:
@@ -36,7 +48,13 @@ class Devstack:
         self._api: uvicorn.Server | None = None
         self._api_thread: threading.Thread | None = None
         self.poller: SqsPoller | None = None
+        self.callbacks_poller: SqsPoller | None = None
         self.resources: StackResources | None = None
+        # Kept from the environment when set (so receivers keep one secret across restarts
+        # and --attach processes), else generated per start; printed at start-up.
+        self.webhook_signing_secret = os.environ.get("WEBHOOK_SIGNING_SECRET") or (
+            new_webhook_secret()
+        )
 
     @property
     def aws_endpoint(self) -> str:
@@ -60,11 +78,13 @@ class Devstack:
             self._step(f"API on {self.api_url}", self._start_api)
         if self.config.run_worker:
             self._step("worker poller (Lambda SQS event source emulation)", self._start_poller)
+            self._step("webhook delivery poller", self._start_callbacks_poller)
         return self
 
     def stop(self) -> None:
-        if self.poller is not None:
-            self.poller.stop()
+        for poller in (self.poller, self.callbacks_poller):
+            if poller is not None:
+                poller.stop()
         if self._api is not None and self._api_thread is not None:
             self._api.should_exit = True
             self._api_thread.join(timeout=10)
@@ -95,6 +115,9 @@ class Devstack:
             prefix=STACK_PREFIX,
             visibility_timeout_seconds=self.config.visibility_timeout_seconds,
             max_receive_count=self.config.max_receive_count,
+            webhook_max_attempts=int(
+                os.environ.get("WEBHOOK_MAX_ATTEMPTS") or DEFAULT_WEBHOOK_MAX_ATTEMPTS
+            ),
         )
         if self.config.api_keys:
             self._put_secret({"API_KEYS": self.config.api_keys})
@@ -134,6 +157,10 @@ class Devstack:
             "QUEUE_MAX_RECEIVE_COUNT": str(self.config.max_receive_count),
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             "POWERTOOLS_METRICS_NAMESPACE": "GenAiOnAwsDev",
+            # Webhooks: local receivers live on 127.0.0.1, which a stack never allows.
+            "CALLBACKS_QUEUE_URL": self.resources.callbacks_queue_url,
+            "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+            "WEBHOOK_SIGNING_SECRET": self.webhook_signing_secret,
         }
         if self.config.api_keys:
             env["APP_SECRET_ID"] = SECRET_NAME
@@ -169,14 +196,31 @@ class Devstack:
         from worker.main import handler  # after the environment points at the devstack
 
         assert self.resources is not None
-        settings = PollerSettings(
-            queue_url=self.resources.queue_url,
-            queue_arn=self.resources.queue_arn,
+        settings = self._poller_settings(self.resources.queue_url, self.resources.queue_arn)
+        self.poller = SqsPoller(sqs=self.client("sqs"), settings=settings, handler=handler)
+        self.poller.start()
+
+    def _start_callbacks_poller(self) -> None:
+        """The delivery function on its own queue, as deployed: slow receivers never hold up
+        jobs."""
+        from worker.callbacks.main import handler
+
+        assert self.resources is not None
+        settings = self._poller_settings(
+            self.resources.callbacks_queue_url, self.resources.callbacks_queue_arn
+        )
+        self.callbacks_poller = SqsPoller(
+            sqs=self.client("sqs"), settings=settings, handler=handler
+        )
+        self.callbacks_poller.start()
+
+    def _poller_settings(self, queue_url: str, queue_arn: str) -> PollerSettings:
+        return PollerSettings(
+            queue_url=queue_url,
+            queue_arn=queue_arn,
             region=REGION,
             batch_size=self.config.batch_size,
             batching_window_seconds=self.config.batching_window_seconds,
             max_concurrency=self.config.max_concurrency,
             function_timeout_seconds=self.config.function_timeout_seconds,
         )
-        self.poller = SqsPoller(sqs=self.client("sqs"), settings=settings, handler=handler)
-        self.poller.start()

@@ -15,6 +15,9 @@ from provisioning.packaging.targets import ARCHITECTURES, Architecture
 VISIBILITY_FACTOR = 6
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time to inspect and redrive
 MAX_MESSAGE_BYTES = 262_144
+# The callbacks queue redrives after WEBHOOK_MAX_ATTEMPTS plus this many receives that never
+# reached the receiver (crashed or throttled deliveries): the delivery function gives up first.
+CALLBACKS_REDRIVE_MARGIN = 4
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,22 @@ class StackConfig:
     point_in_time_recovery: bool
     oldest_message_alarm_seconds: int
     alarm_email: str | None
+    webhook_max_attempts: int
+    callbacks_memory_mb: int
+    callbacks_timeout_seconds: int
+    callbacks_max_concurrency: int
 
     @property
     def runtime(self) -> str:
         return f"python{self.python_version}"
+
+    @property
+    def callbacks_visibility_timeout_seconds(self) -> int:
+        return VISIBILITY_FACTOR * self.callbacks_timeout_seconds
+
+    @property
+    def callbacks_max_receive_count(self) -> int:
+        return self.webhook_max_attempts + CALLBACKS_REDRIVE_MARGIN
 
     @property
     def configured_models(self) -> tuple[str, ...]:
@@ -103,6 +118,10 @@ def load_config() -> StackConfig:
         point_in_time_recovery=_bool(cfg, "pointInTimeRecovery", False),
         oldest_message_alarm_seconds=cfg.get_int("oldestMessageAlarmSeconds") or 900,
         alarm_email=cfg.get("alarmEmail"),
+        webhook_max_attempts=cfg.get_int("webhookMaxAttempts") or 6,
+        callbacks_memory_mb=cfg.get_int("callbacksMemoryMb") or 256,
+        callbacks_timeout_seconds=cfg.get_int("callbacksTimeoutSeconds") or 30,
+        callbacks_max_concurrency=cfg.get_int("callbacksMaxConcurrency") or 2,
     )
     _validate(config, minimum_visibility)
     return config
@@ -174,6 +193,15 @@ def _validate(config: StackConfig, minimum_visibility: int) -> None:
             "batchSize > 10 needs a batching window",
         ),
         (config.python_version in ("3.12", "3.13"), "pythonVersion must be 3.12 or 3.13"),
+        (1 <= config.webhook_max_attempts <= 50, "webhookMaxAttempts must be 1..50"),
+        (
+            15 <= config.callbacks_timeout_seconds <= 900,
+            "callbacksTimeoutSeconds must be 15..900 (a 5 s attempt, its DNS check and writes)",
+        ),
+        (
+            config.callbacks_max_concurrency >= 2,
+            "callbacksMaxConcurrency must be >= 2 (AWS minimum)",
+        ),
     ]
     problems = [message for ok, message in checks if not ok]
     if problems:

@@ -33,8 +33,8 @@ def app_secret() -> aws.secretsmanager.Secret:
         "app-secret",
         name_prefix=f"{pulumi.get_project()}-{pulumi.get_stack()}-app-",
         description=(
-            "JSON object of sensitive settings: "
-            "LLM_API_KEY, LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY, API_KEYS"
+            "JSON object of sensitive settings: LLM_API_KEY, LANGFUSE_PUBLIC_KEY, "
+            "LANGFUSE_SECRET_KEY, API_KEYS, WEBHOOK_SIGNING_SECRET"
         ),
         # A deleted secret stays recoverable for a week; name_prefix avoids name clashes.
         recovery_window_in_days=7,

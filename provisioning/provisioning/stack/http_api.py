@@ -46,6 +46,9 @@ class HttpApiArgs:
     table_name: pulumi.Input[str]
     table_arn: pulumi.Input[str]
     secret_arn: pulumi.Input[str]
+    # A cancelled job's webhook event is queued by the API itself.
+    callbacks_queue_url: pulumi.Input[str]
+    callbacks_queue_arn: pulumi.Input[str]
 
 
 class HttpApi(pulumi.ComponentResource):
@@ -65,6 +68,7 @@ class HttpApi(pulumi.ComponentResource):
             statements=iam.api_statements(
                 log_group_arn=self.log_group.arn,
                 queue_arn=args.queue_arn,
+                callbacks_queue_arn=args.callbacks_queue_arn,
                 table_arn=args.table_arn,
                 secret_arn=args.secret_arn,
             ),
@@ -80,6 +84,7 @@ class HttpApi(pulumi.ComponentResource):
                 "QUEUE_URL": args.queue_url,
                 "JOBS_TABLE_NAME": args.table_name,
                 "APP_SECRET_ID": args.secret_arn,
+                "CALLBACKS_QUEUE_URL": args.callbacks_queue_url,
             }
         )
         spec = FunctionSpec(

@@ -30,16 +30,28 @@ LAMBDA_ASSUME_ROLE_POLICY = json.dumps(
     }
 )
 
-# The API enqueues and records jobs, deleting its own record if the enqueue fails.
-API_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
-# The worker only moves existing jobs through their states with conditional updates.
+# The API enqueues and records jobs, deleting its own record if the enqueue fails; it cancels
+# queued jobs (conditional update) and writes bulk submits and idempotency records in batches.
+API_TABLE_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:BatchWriteItem",
+]
+# The worker only moves existing jobs through their states with conditional updates; the
+# webhook delivery reads a job and updates its `callback` state the same way.
 WORKER_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
-WORKER_QUEUE_ACTIONS = [
+CALLBACKS_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+# What an SQS event source mapping needs from its function's role, plus the visibility
+# changes both consumers make to schedule a retry.
+CONSUMER_QUEUE_ACTIONS = [
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibility",
     "sqs:GetQueueAttributes",
 ]
+WORKER_QUEUE_ACTIONS = CONSUMER_QUEUE_ACTIONS
 
 
 def statement(sid: str, actions: list[str], resource: pulumi.Input[str]) -> Statement:
@@ -57,16 +69,23 @@ def secret_statement(secret_arn: pulumi.Input[str]) -> Statement:
     return statement("ReadAppSecret", ["secretsmanager:GetSecretValue"], secret_arn)
 
 
+def queue_callbacks_statement(callbacks_queue_arn: pulumi.Input[str]) -> Statement:
+    """Send a final job's webhook event (the worker on finish, the API on cancel)."""
+    return statement("QueueCallbacks", ["sqs:SendMessage"], callbacks_queue_arn)
+
+
 def api_statements(
     *,
     log_group_arn: pulumi.Input[str],
     queue_arn: pulumi.Input[str],
+    callbacks_queue_arn: pulumi.Input[str],
     table_arn: pulumi.Input[str],
     secret_arn: pulumi.Input[str],
 ) -> list[Statement]:
     return [
         log_statement(log_group_arn),
         statement("EnqueueJobs", ["sqs:SendMessage"], queue_arn),
+        queue_callbacks_statement(callbacks_queue_arn),
         statement("RecordJobs", API_TABLE_ACTIONS, table_arn),
         secret_statement(secret_arn),
     ]
@@ -76,13 +95,32 @@ def worker_statements(
     *,
     log_group_arn: pulumi.Input[str],
     queue_arn: pulumi.Input[str],
+    callbacks_queue_arn: pulumi.Input[str],
     table_arn: pulumi.Input[str],
     secret_arn: pulumi.Input[str],
 ) -> list[Statement]:
     return [
         log_statement(log_group_arn),
         statement("ConsumeJobs", WORKER_QUEUE_ACTIONS, queue_arn),
+        queue_callbacks_statement(callbacks_queue_arn),
         statement("UpdateJobs", WORKER_TABLE_ACTIONS, table_arn),
+        secret_statement(secret_arn),
+    ]
+
+
+def callbacks_statements(
+    *,
+    log_group_arn: pulumi.Input[str],
+    callbacks_queue_arn: pulumi.Input[str],
+    table_arn: pulumi.Input[str],
+    secret_arn: pulumi.Input[str],
+) -> list[Statement]:
+    """The delivery function: its queue, the job and its `callback` state, the signing secret
+    (in the app secret). No model, no jobs queue."""
+    return [
+        log_statement(log_group_arn),
+        statement("ConsumeCallbacks", CONSUMER_QUEUE_ACTIONS, callbacks_queue_arn),
+        statement("RecordDeliveries", CALLBACKS_TABLE_ACTIONS, table_arn),
         secret_statement(secret_arn),
     ]
 

@@ -51,6 +51,8 @@ def alarm_specs(
     dlq_name: pulumi.Input[str],
     worker_name: pulumi.Input[str],
     api_name: pulumi.Input[str],
+    callbacks_dlq_name: pulumi.Input[str],
+    callbacks_name: pulumi.Input[str],
 ) -> list[AlarmSpec]:
     return [
         AlarmSpec(
@@ -98,6 +100,26 @@ def alarm_specs(
             "AWS/Lambda",
             "Errors",
             {"FunctionName": api_name},
+            "Sum",
+            0,
+            period_seconds=300,
+        ),
+        AlarmSpec(
+            "callbacks-dlq-not-empty",
+            "Webhook events whose delivery kept crashing (e.g. no WEBHOOK_SIGNING_SECRET); "
+            "fix, then redrive the callbacks DLQ.",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            {"QueueName": callbacks_dlq_name},
+            "Maximum",
+            0,
+        ),
+        AlarmSpec(
+            "callbacks-errors",
+            "Webhook delivery invocations failed as a whole (configuration? see its logs).",
+            "AWS/Lambda",
+            "Errors",
+            {"FunctionName": callbacks_name},
             "Sum",
             0,
             period_seconds=300,

@@ -7,6 +7,11 @@ import pulumi
 from provisioning.packaging.targets import TARGETS
 from provisioning.stack import data, monitoring
 from provisioning.stack.artifacts import ArtifactStore, load_package
+from provisioning.stack.callbacks import (
+    CallbackDelivery,
+    CallbackDeliveryArgs,
+    CallbackQueue,
+)
 from provisioning.stack.config import load_config
 from provisioning.stack.http_api import HttpApi, HttpApiArgs
 from provisioning.stack.queue_worker import QueueWorker, QueueWorkerArgs
@@ -18,17 +23,22 @@ def deploy() -> dict[str, pulumi.Output[str]]:
     worker_package, worker_zip = load_package(config, "worker")
     api_package, api_zip = load_package(config, "api")
     artifacts = ArtifactStore("lambda-artifacts")
+    # One upload of the worker's zip, run by two functions (jobs and webhook delivery).
+    worker_code = artifacts.code_for(worker_package, worker_zip)
     table = data.jobs_table(config)
     secret = data.app_secret()
+    callbacks = CallbackQueue("callbacks", config)
     jobs = QueueWorker(
         "jobs",
         QueueWorkerArgs(
             config=config,
-            code=artifacts.code_for(worker_package, worker_zip),
+            code=worker_code,
             handler=TARGETS["worker"].handler,
             table_name=table.name,
             table_arn=table.arn,
             secret_arn=secret.arn,
+            callbacks_queue_url=callbacks.queue.url,
+            callbacks_queue_arn=callbacks.queue.arn,
         ),
     )
     api = HttpApi(
@@ -42,6 +52,20 @@ def deploy() -> dict[str, pulumi.Output[str]]:
             table_name=table.name,
             table_arn=table.arn,
             secret_arn=secret.arn,
+            callbacks_queue_url=callbacks.queue.url,
+            callbacks_queue_arn=callbacks.queue.arn,
+        ),
+    )
+    delivery = CallbackDelivery(
+        "callbacks",
+        CallbackDeliveryArgs(
+            config=config,
+            code=worker_code,
+            queue=callbacks,
+            jobs_queue_url=jobs.queue.url,
+            table_name=table.name,
+            table_arn=table.arn,
+            secret_arn=secret.arn,
         ),
     )
     specs = monitoring.alarm_specs(
@@ -50,6 +74,8 @@ def deploy() -> dict[str, pulumi.Output[str]]:
         dlq_name=jobs.dlq.name,
         worker_name=jobs.function.name,
         api_name=api.function.name,
+        callbacks_dlq_name=callbacks.dlq.name,
+        callbacks_name=delivery.function.name,
     )
     monitoring.create_alarms(specs, monitoring.alarm_topic(config))
     return {
@@ -60,4 +86,7 @@ def deploy() -> dict[str, pulumi.Output[str]]:
         "app_secret_name": secret.name,
         "worker_function_name": jobs.function.name,
         "api_function_name": api.function.name,
+        "callbacks_queue_url": callbacks.queue.url,
+        "callbacks_dlq_url": callbacks.dlq.url,
+        "callbacks_function_name": delivery.function.name,
     }

@@ -10,13 +10,14 @@ import pulumi_aws as aws
 from provisioning.stack import iam
 from provisioning.stack.artifacts import FunctionCode
 from provisioning.stack.bedrock import parse_bedrock_models
-from provisioning.stack.config import DLQ_RETENTION_SECONDS, MAX_MESSAGE_BYTES, StackConfig
+from provisioning.stack.config import StackConfig
 from provisioning.stack.functions import (
     FunctionSpec,
     lambda_function,
     log_group,
     shared_environment,
 )
+from provisioning.stack.queues import QueueSpec, queue_with_dlq
 from provisioning.stack.tags import tags_for
 
 COMPONENT = "queue-worker"
@@ -30,6 +31,9 @@ class QueueWorkerArgs:
     table_name: pulumi.Input[str]
     table_arn: pulumi.Input[str]
     secret_arn: pulumi.Input[str]
+    # Where the worker queues a finished job's webhook event (worker.callbacks delivers it).
+    callbacks_queue_url: pulumi.Input[str]
+    callbacks_queue_arn: pulumi.Input[str]
 
 
 class QueueWorker(pulumi.ComponentResource):
@@ -40,38 +44,15 @@ class QueueWorker(pulumi.ComponentResource):
     ) -> None:
         super().__init__("gen-ai-on-aws:components:QueueWorker", name, None, opts)
         config, tags = args.config, tags_for(COMPONENT)
-        child = pulumi.ResourceOptions(parent=self)
-        self.dlq = aws.sqs.Queue(
-            f"{name}-dlq",
-            sqs_managed_sse_enabled=True,
-            message_retention_seconds=DLQ_RETENTION_SECONDS,
-            max_message_size=MAX_MESSAGE_BYTES,
-            tags=tags,
-            opts=child,
-        )
-        self.queue = aws.sqs.Queue(
-            f"{name}-queue",
-            sqs_managed_sse_enabled=True,
-            max_message_size=MAX_MESSAGE_BYTES,
-            message_retention_seconds=config.queue_retention_seconds,
-            visibility_timeout_seconds=config.queue_visibility_timeout_seconds,
-            redrive_policy=pulumi.Output.json_dumps(
-                {
-                    "deadLetterTargetArn": self.dlq.arn,
-                    "maxReceiveCount": config.queue_max_receive_count,
-                }
+        self.queue, self.dlq = queue_with_dlq(
+            QueueSpec(
+                name=name,
+                visibility_timeout_seconds=config.queue_visibility_timeout_seconds,
+                retention_seconds=config.queue_retention_seconds,
+                max_receive_count=config.queue_max_receive_count,
             ),
             tags=tags,
-            opts=child,
-        )
-        # Only this queue may dead-letter into the DLQ.
-        aws.sqs.RedriveAllowPolicy(
-            f"{name}-dlq-redrive-allow",
-            queue_url=self.dlq.url,
-            redrive_allow_policy=pulumi.Output.json_dumps(
-                {"redrivePermission": "byQueue", "sourceQueueArns": [self.queue.arn]}
-            ),
-            opts=child,
+            parent=self,
         )
         self.log_group = log_group("worker", config=config, tags=tags, parent=self)
         role = iam.lambda_role(f"{name}-role", tags=tags, parent=self)
@@ -81,6 +62,7 @@ class QueueWorker(pulumi.ComponentResource):
             statements=iam.worker_statements(
                 log_group_arn=self.log_group.arn,
                 queue_arn=self.queue.arn,
+                callbacks_queue_arn=args.callbacks_queue_arn,
                 table_arn=args.table_arn,
                 secret_arn=args.secret_arn,
             ),
@@ -98,6 +80,7 @@ class QueueWorker(pulumi.ComponentResource):
                 "WORKER_MAX_CONCURRENCY": str(config.worker_max_concurrency),
                 # The worker fails a job on its last delivery; that must be the redrive's last one.
                 "QUEUE_MAX_RECEIVE_COUNT": str(config.queue_max_receive_count),
+                "CALLBACKS_QUEUE_URL": args.callbacks_queue_url,
             }
         )
         spec = FunctionSpec(

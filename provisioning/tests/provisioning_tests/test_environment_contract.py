@@ -17,7 +17,9 @@ from worker.config import Settings as WorkerSettings
 
 from .harness import StackRunner
 
-SETTINGS_OF = {"api": ApiSettings, "worker": WorkerSettings}
+# The webhook delivery runs the worker's package, so it reads the worker's settings.
+SETTINGS_OF = {"api": ApiSettings, "worker": WorkerSettings, "callbacks": WorkerSettings}
+LLM_FUNCTIONS = ("api", "worker")
 
 
 def _load_with_environment(
@@ -33,7 +35,7 @@ def _load_with_environment(
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-@pytest.mark.parametrize("function", ["api", "worker"])
+@pytest.mark.parametrize("function", sorted(SETTINGS_OF))
 def test_the_stack_environment_satisfies_the_functions_settings(
     stack_runner: StackRunner, monkeypatch: pytest.MonkeyPatch, stack: str, function: str
 ) -> None:
@@ -54,6 +56,9 @@ def test_the_stack_environment_satisfies_the_functions_settings(
         "POWERTOOLS_METRICS_NAMESPACE",
     }
     assert set(env) - known - library_names == set()
-    assert settings.llm_fallback_models == ("anthropic/claude-3-5-haiku-latest",)
-    assert "anthropic/claude-3-5-haiku-latest" in settings.allowed_models
     assert env["APP_SECRET_ID"]
+    assert settings.callbacks_queue_url
+    assert settings.webhook_allow_private_targets is False
+    if function in LLM_FUNCTIONS:
+        assert settings.llm_fallback_models == ("anthropic/claude-3-5-haiku-latest",)
+        assert "anthropic/claude-3-5-haiku-latest" in settings.allowed_models

@@ -23,8 +23,10 @@ import pytest
 from provisioning.packaging import bytecode, importcheck, install
 from provisioning.packaging.build import MB, BuildOptions, BuildResult, build_function
 from provisioning.packaging.targets import TARGETS, Platform, find_workspace_root, read_member
+from provisioning.stack.callbacks import HANDLER as CALLBACKS_HANDLER
 
 WORKER = TARGETS["worker"]
+CALLBACKS_HANDLER_MODULE = CALLBACKS_HANDLER.rpartition(".")[0]
 SCRIPTS = Path(__file__).parent / "scripts"
 WORKER_TARGET_BYTES = 150 * MB
 
@@ -97,6 +99,16 @@ def test_worker_handler_imports_in_a_fresh_interpreter_from_the_unpacked_package
     print(f"worker.main import: median {timing.median:.2f} s wall, {timing.cpu_median:.2f} s CPU")
     # Generous bound for a shared machine; the measured median is in provisioning/README.md.
     assert timing.median < 10
+
+
+def test_the_webhook_delivery_handler_ships_in_the_worker_zip_without_the_llm_stack(
+    worker_builds: WorkerBuilds,
+) -> None:
+    # The delivery function runs this zip with its own handler (provisioning.stack.callbacks)
+    outcome = run_in_package(worker_builds, "heavy_imports.py", CALLBACKS_HANDLER_MODULE)
+    assert outcome["handler_callable"] is True
+    assert outcome["file"].startswith(str(worker_builds.task_dir))
+    assert outcome["heavy"] == []
 
 
 def test_the_handler_imports_only_shipped_bytecode(worker_builds: WorkerBuilds) -> None:

@@ -70,9 +70,9 @@ def test_every_log_group_has_the_configured_retention(
     retention = int(stack_file_config(stack)["gen-ai-on-aws:logRetentionDays"])
     run = stack_runner(stack)
     groups = run.of_type("aws:cloudwatch/logGroup:LogGroup")
-    assert len(groups) == 3
+    assert len(groups) == 4
     assert {group.inputs["retentionInDays"] for group in groups} == {retention}
-    for name in ("api", "worker"):
+    for name in ("api", "worker", "callbacks"):
         function = run.one("aws:lambda/function:Function", name)
         assert (
             function["loggingConfig"]["logGroup"]
@@ -101,6 +101,13 @@ def test_alarms_cover_dead_letters_backlog_worker_errors_and_throttles(
         "worker-errors": ("AWS/Lambda", "Errors", {"FunctionName": "worker"}, 0),
         "worker-throttles": ("AWS/Lambda", "Throttles", {"FunctionName": "worker"}, 0),
         "api-errors": ("AWS/Lambda", "Errors", {"FunctionName": "api"}, 0),
+        "callbacks-dlq-not-empty": (
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            {"QueueName": "callbacks-dlq"},
+            0,
+        ),
+        "callbacks-errors": ("AWS/Lambda", "Errors", {"FunctionName": "callbacks"}, 0),
     }
     assert set(alarms) == set(expected)
     topic_arn = "arn:aws:sns:us-east-1:123456789012:topic/alarms"
@@ -136,6 +143,9 @@ def test_outputs_name_everything_a_client_or_operator_needs(stack_runner: StackR
         "app_secret_name",
         "worker_function_name",
         "api_function_name",
+        "callbacks_queue_url",
+        "callbacks_dlq_url",
+        "callbacks_function_name",
     }
     assert outputs["api_url"].startswith("https://")
     assert outputs["dlq_url"].endswith("/jobs-dlq")

@@ -9,8 +9,10 @@ import pytest
 
 from .harness import StackRun, StackRunner, policy_statements
 
-API_POLICY, WORKER_POLICY = "api-policy", "jobs-policy"
+API_POLICY, WORKER_POLICY, CALLBACKS_POLICY = "api-policy", "jobs-policy", "callbacks-policy"
+POLICIES = (API_POLICY, WORKER_POLICY, CALLBACKS_POLICY)
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:jobs-queue"
+CALLBACKS_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:callbacks-queue"
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/jobs"
 SECRET_PREFIX = "arn:aws:secretsmanager:us-east-1:123456789012:"
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -21,7 +23,7 @@ def by_sid(statements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def all_statements(run: StackRun) -> list[dict[str, Any]]:
-    return [s for name in (API_POLICY, WORKER_POLICY) for s in policy_statements(run, name)]
+    return [s for name in POLICIES for s in policy_statements(run, name)]
 
 
 @pytest.mark.parametrize("model", ["openai/gpt-4o-mini", f"bedrock/{HAIKU}", f"bedrock/us.{HAIKU}"])
@@ -43,26 +45,37 @@ def test_the_only_wildcard_resources_are_the_functions_own_log_streams(
     )
     assert wildcards == [
         "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/gen-ai-on-aws-dev-api:log-stream:*",
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/gen-ai-on-aws-dev-callbacks:log-stream:*",
         "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/gen-ai-on-aws-dev-worker:log-stream:*",
     ]
 
 
-def test_api_may_only_enqueue_record_jobs_read_the_secret_and_log(
+def test_api_may_only_enqueue_record_jobs_queue_callbacks_read_the_secret_and_log(
     stack_runner: StackRunner,
 ) -> None:
     statements = by_sid(policy_statements(stack_runner(), API_POLICY))
     assert {sid: s["Action"] for sid, s in statements.items()} == {
         "WriteOwnLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
         "EnqueueJobs": ["sqs:SendMessage"],
-        "RecordJobs": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+        # A cancellation's webhook event is queued by the API
+        "QueueCallbacks": ["sqs:SendMessage"],
+        # Cancel (conditional update), bulk submit and idempotency records (batch writes)
+        "RecordJobs": [
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:BatchWriteItem",
+        ],
         "ReadAppSecret": ["secretsmanager:GetSecretValue"],
     }
     assert statements["EnqueueJobs"]["Resource"] == QUEUE_ARN
+    assert statements["QueueCallbacks"]["Resource"] == CALLBACKS_QUEUE_ARN
     assert statements["RecordJobs"]["Resource"] == TABLE_ARN
     assert statements["ReadAppSecret"]["Resource"].startswith(SECRET_PREFIX)
 
 
-def test_worker_may_only_consume_the_queue_update_jobs_read_the_secret_and_log(
+def test_worker_may_only_consume_the_queue_update_jobs_queue_callbacks_read_the_secret_and_log(
     stack_runner: StackRunner,
 ) -> None:
     statements = by_sid(policy_statements(stack_runner(), WORKER_POLICY))
@@ -74,11 +87,35 @@ def test_worker_may_only_consume_the_queue_update_jobs_read_the_secret_and_log(
             "sqs:ChangeMessageVisibility",
             "sqs:GetQueueAttributes",
         ],
+        "QueueCallbacks": ["sqs:SendMessage"],
         "UpdateJobs": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
         "ReadAppSecret": ["secretsmanager:GetSecretValue"],
     }
     assert statements["ConsumeJobs"]["Resource"] == QUEUE_ARN
+    assert statements["QueueCallbacks"]["Resource"] == CALLBACKS_QUEUE_ARN
     assert statements["UpdateJobs"]["Resource"] == TABLE_ARN
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", f"bedrock/us.{HAIKU}"])
+def test_delivery_may_only_consume_callbacks_record_deliveries_read_the_secret_and_log(
+    stack_runner: StackRunner, model: str
+) -> None:
+    # The delivery function never calls a model, whatever the stack's model is
+    statements = by_sid(policy_statements(stack_runner(llmModel=model), CALLBACKS_POLICY))
+    assert {sid: s["Action"] for sid, s in statements.items()} == {
+        "WriteOwnLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "ConsumeCallbacks": [
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+        ],
+        "RecordDeliveries": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+        "ReadAppSecret": ["secretsmanager:GetSecretValue"],
+    }
+    assert statements["ConsumeCallbacks"]["Resource"] == CALLBACKS_QUEUE_ARN
+    assert statements["RecordDeliveries"]["Resource"] == TABLE_ARN
+    assert statements["ReadAppSecret"]["Resource"].startswith(SECRET_PREFIX)
 
 
 def test_bedrock_permission_is_absent_for_other_providers(stack_runner: StackRunner) -> None:
@@ -119,7 +156,7 @@ def test_bedrock_inference_profile_gets_the_profile_and_its_model_in_any_region(
 def test_roles_can_only_be_assumed_by_lambda(stack_runner: StackRunner) -> None:
     run = stack_runner()
     roles = run.of_type("aws:iam/role:Role")
-    assert {role.name for role in roles} == {"api-role", "jobs-role"}
+    assert {role.name for role in roles} == {"api-role", "jobs-role", "callbacks-role"}
     for role in roles:
         trust = json.loads(role.inputs["assumeRolePolicy"])
         assert trust["Statement"] == [
@@ -130,7 +167,7 @@ def test_roles_can_only_be_assumed_by_lambda(stack_runner: StackRunner) -> None:
             }
         ]
     functions = {f.name: f.inputs["role"] for f in run.of_type("aws:lambda/function:Function")}
-    assert len(set(functions.values())) == 2, "one role per function"
+    assert len(functions) == len(set(functions.values())) == 3, "one role per function"
 
 
 def _policy_documents(value: Any) -> list[dict[str, Any]]:
@@ -159,7 +196,7 @@ def test_no_policy_anywhere_in_the_stack_has_a_wildcard_action(
     documents = [doc for r in run.resources for doc in _policy_documents(r.inputs)]
 
     # THEN no statement allows or denies "*" or "service:*", and Lambda permissions are exact
-    assert len(documents) >= 4  # two role policies and two assume-role policies at least
+    assert len(documents) >= 6  # three role policies and three assume-role policies at least
     for document in documents:
         statements = document["Statement"]
         for statement in statements if isinstance(statements, list) else [statements]:

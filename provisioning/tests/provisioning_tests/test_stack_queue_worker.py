@@ -15,12 +15,17 @@ ESM = "aws:lambda/eventSourceMapping:EventSourceMapping"
 FUNCTION = "aws:lambda/function:Function"
 
 
-def test_both_queues_use_sqs_managed_encryption_and_an_explicit_message_size(
+def test_every_queue_uses_sqs_managed_encryption_and_an_explicit_message_size(
     stack_runner: StackRunner,
 ) -> None:
     run = stack_runner()
     queues = run.of_type(QUEUE)
-    assert {queue.name for queue in queues} == {"jobs-queue", "jobs-dlq"}
+    assert {queue.name for queue in queues} == {
+        "jobs-queue",
+        "jobs-dlq",
+        "callbacks-queue",
+        "callbacks-dlq",
+    }
     for queue in queues:
         assert queue.inputs["sqsManagedSseEnabled"] is True, queue.name
         assert queue.inputs["maxMessageSize"] == MAX_MESSAGE_BYTES, queue.name

@@ -12,7 +12,14 @@ import pytest
 
 from .harness import PROJECT, StackRunner, write_fake_packages
 
-EXPECTED_COMPONENTS = {"queue-worker", "http-api", "data", "monitoring", "artifacts"}
+EXPECTED_COMPONENTS = {
+    "queue-worker",
+    "http-api",
+    "callbacks",
+    "data",
+    "monitoring",
+    "artifacts",
+}
 
 
 @cache

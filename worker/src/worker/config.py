@@ -23,6 +23,10 @@ class Settings(SharedSettings):
     worker_retry_base_seconds: int = Field(default=10, ge=1, le=900)
     worker_retry_cap_seconds: int = Field(default=300, ge=1, le=900)
     powertools_metrics_namespace: str = "GenAiOnAws"
+    # Webhook delivery (worker.callbacks): after a failed attempt n the event comes back in
+    # about base x 2^(n-1) seconds (jittered), capped; WEBHOOK_MAX_ATTEMPTS bounds the attempts.
+    webhook_retry_base_seconds: int = Field(default=5, ge=1, le=900)
+    webhook_retry_cap_seconds: int = Field(default=900, ge=1, le=43_200)
 
 
 @cache

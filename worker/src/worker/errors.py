@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     AWS_UNAVAILABLE = "aws_unavailable"
     DEADLINE_EXCEEDED = "deadline_exceeded"
     JOB_BUSY = "job_busy"
+    CALLBACK_NOT_QUEUED = "callback_not_queued"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -6,12 +6,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
-import boto3
-from botocore.config import Config
-
 from gen_ai_contracts.llm import LlmClient
 from worker.config import Settings, get_settings
 from worker.log import configure_logging
+from worker.services.aws import dynamodb_client, sqs_client
 from worker.services.jobs import JobStore
 from worker.services.loop import SharedLoop, shared_loop
 from worker.services.tracing import Tracing
@@ -19,15 +17,6 @@ from worker.services.tracing import Tracing
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_sqs.client import SQSClient
-
-# Every AWS call is bounded: short timeouts and a few standard-mode retries (with jitter and
-# throttling back-off); what still fails is retried by SQS.
-AWS_CLIENT_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=5,
-    retries={"mode": "standard", "total_max_attempts": 3},  # 1 call + 2 retries
-    max_pool_connections=50,
-)
 
 
 @dataclass(frozen=True)
@@ -51,12 +40,12 @@ def build_worker(
 ) -> Worker:
     """Wire the worker; pass clients to use fakes or moto-backed ones."""
     region = settings.aws_region
-    dynamodb = dynamodb or boto3.client("dynamodb", region_name=region, config=AWS_CLIENT_CONFIG)
+    dynamodb = dynamodb or dynamodb_client(region)
     jobs = JobStore(dynamodb, settings.jobs_table_name, ttl_seconds=settings.job_ttl_seconds)
     return Worker(
         settings=settings,
         jobs=jobs,
-        sqs=sqs or boto3.client("sqs", region_name=region, config=AWS_CLIENT_CONFIG),
+        sqs=sqs or sqs_client(region),
         llm=LlmClient(settings),
         tracing=Tracing.from_settings(settings),
         loop=loop,

@@ -1,14 +1,17 @@
 """Extraction endpoints: synchronous (`/extract-user`) and queued (`/extract-user-async`)."""
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Response, status
 
 from gen_ai_contracts.tasks.extract_user import TASK as EXTRACT_USER
 from gen_ai_contracts.tasks.extract_user import ExtractUserRequest, User
 from gen_ai_on_aws.api.auth import require_api_key
 from gen_ai_on_aws.api.deps import SettingsDep, require_json_body
 from gen_ai_on_aws.api.errors import error_responses
-from gen_ai_on_aws.api.submission import ACCEPTED_RESPONSE, SubmitterDep
-from gen_ai_on_aws.models.jobs import JobCreated
+from gen_ai_on_aws.api.idempotency import IdempotencyDep
+from gen_ai_on_aws.api.job_requests import require_callback_url
+from gen_ai_on_aws.api.submission import ACCEPTED_RESPONSE, SUBMISSION_ERRORS, SubmitterDep
+from gen_ai_on_aws.models.jobs import ExtractUserAsyncRequest, JobCreated
+from gen_ai_on_aws.services.job_submission import NewJob
 
 router = APIRouter(
     tags=["extraction"], dependencies=[Depends(require_api_key), Depends(require_json_body)]
@@ -31,14 +34,22 @@ async def extract_user(request: ExtractUserRequest, settings: SettingsDep) -> Us
 @router.post(
     "/extract-user-async",
     status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobCreated,
     summary="Queue a user extraction; poll status_url for the result",
-    responses={
-        status.HTTP_202_ACCEPTED: ACCEPTED_RESPONSE,
-        **error_responses(400, 401, 413, 415, 422, 500, 503),
-    },
+    responses={status.HTTP_202_ACCEPTED: ACCEPTED_RESPONSE, **SUBMISSION_ERRORS},
 )
-def extract_user_async(request: ExtractUserRequest, submitter: SubmitterDep) -> JobCreated:
+def extract_user_async(
+    request: ExtractUserAsyncRequest,
+    settings: SettingsDep,
+    submitter: SubmitterDep,
+    idempotency: IdempotencyDep,
+) -> Response:
     """202 once the job is recorded and queued; GET `status_url` until it is finished. The
-    same as POST /jobs with task `extract_user`."""
+    same as POST /jobs with task `extract_user` (callback_url and Idempotency-Key included)."""
     # A sync `def` on purpose: boto3 blocks, so FastAPI runs this in its thread pool.
-    return submitter.submit(task=EXTRACT_USER.name, payload=request, model=None)
+    job = NewJob(
+        task=EXTRACT_USER.name,
+        payload=request.task_input().model_dump(mode="json"),
+        callback_url=require_callback_url(request.callback_url, settings),
+    )
+    return idempotency.run(body=request, execute=lambda: submitter.submit(job))

@@ -1,17 +1,22 @@
-"""`POST /jobs` (submit any task) and `GET /jobs/{job_id}` (its status, result or error)."""
+"""`POST /jobs` (submit any task), `GET /jobs/{job_id}` (its status, result or error) and
+`POST /jobs/{job_id}/cancel`."""
 
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Depends, Path, Response, status
 
 from gen_ai_contracts.queue import JOB_ID_PATTERN
 from gen_ai_on_aws.api.auth import require_api_key
-from gen_ai_on_aws.api.deps import JobsDep, SettingsDep, require_json_body
+from gen_ai_on_aws.api.deps import CallbackQueueDep, JobsDep, SettingsDep, require_json_body
 from gen_ai_on_aws.api.errors import ApiError, error_responses
-from gen_ai_on_aws.api.job_requests import require_allowed_model, require_task, validate_input
-from gen_ai_on_aws.api.submission import ACCEPTED_RESPONSE, SubmitterDep
+from gen_ai_on_aws.api.idempotency import IdempotencyDep
+from gen_ai_on_aws.api.job_requests import check_job
+from gen_ai_on_aws.api.submission import ACCEPTED_RESPONSE, SUBMISSION_ERRORS, SubmitterDep
+from gen_ai_on_aws.models.errors import ErrorDetail
 from gen_ai_on_aws.models.jobs import JobCreate, JobCreated, JobPublic
+from gen_ai_on_aws.services import job_cancellation
+from gen_ai_on_aws.services.errors import JobNotCancellableError, JobNotFoundError
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_api_key)])
 
@@ -24,21 +29,22 @@ JobIdPath = Annotated[
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobCreated,
     dependencies=[Depends(require_json_body)],
     summary="Queue a job for any task; poll status_url for the result",
-    responses={
-        status.HTTP_202_ACCEPTED: ACCEPTED_RESPONSE,
-        **error_responses(400, 401, 413, 415, 422, 500, 503),
-    },
+    responses={status.HTTP_202_ACCEPTED: ACCEPTED_RESPONSE, **SUBMISSION_ERRORS},
 )
-def create_job(job: JobCreate, settings: SettingsDep, submitter: SubmitterDep) -> JobCreated:
-    """422 `unknown_task` (see GET /tasks), `validation_error` naming `input.<field>`, or
-    `model_not_allowed`, all before anything is stored; else 202 as `/extract-user-async`."""
+def create_job(
+    job: JobCreate, settings: SettingsDep, submitter: SubmitterDep, idempotency: IdempotencyDep
+) -> Response:
+    """422 `unknown_task` (see GET /tasks), `validation_error` naming `input.<field>`,
+    `model_not_allowed`, `invalid_callback_url` or `callbacks_not_configured`, all before
+    anything is stored; else 202 as `/extract-user-async`. With an `Idempotency-Key`, a retry
+    gets the first answer again; 409 `idempotency_key_reused` for another body,
+    `idempotency_key_in_progress` (with Retry-After) while the first is still running."""
     # A sync `def` on purpose: boto3 blocks, so FastAPI runs this in its thread pool.
-    task = require_task(job.task)
-    payload = validate_input(task, job.input)
-    require_allowed_model(job.model, settings)
-    return submitter.submit(task=task.name, payload=payload, model=job.model)
+    new_job = check_job(job, settings)
+    return idempotency.run(body=job, execute=lambda: submitter.submit(new_job))
 
 
 @router.get(
@@ -48,8 +54,34 @@ def create_job(job: JobCreate, settings: SettingsDep, submitter: SubmitterDep) -
     responses=error_responses(401, 404, 422, 500, 503),
 )
 def get_job(job_id: JobIdPath, jobs: JobsDep) -> JobPublic:
-    """`model`, `usage` and `cost_usd` are null until the worker has called a model."""
+    """`model`, `usage` and `cost_usd` are null until the worker has called a model;
+    `callback` is the webhook's delivery state (the URL is never shown)."""
     job = jobs.get_job(job_id=job_id, now=datetime.now(UTC))
     if job is None:
-        raise ApiError(404, "job_not_found", "No such job, or it has expired.")
+        raise _job_not_found()
     return job
+
+
+@router.post(
+    "/{job_id}/cancel",
+    summary="Cancel a queued job",
+    responses=error_responses(401, 404, 409, 422, 500, 503),
+)
+def cancel_job(job_id: JobIdPath, jobs: JobsDep, callbacks: CallbackQueueDep) -> JobPublic:
+    """200 with the job, now `cancelled`: the worker will not run it, and its webhook (if
+    any) gets `job.cancelled`. 409 `job_not_cancellable` once it is `running` or finished
+    (`details[0].type` is its status); 404 `job_not_found` when unknown or expired."""
+    try:
+        return job_cancellation.cancel_job(
+            jobs=jobs, callbacks=callbacks, job_id=job_id, now=datetime.now(UTC)
+        )
+    except JobNotFoundError:
+        raise _job_not_found() from None
+    except JobNotCancellableError as exc:
+        message = f"Only a queued job can be cancelled; this one is {exc.status}."
+        detail = ErrorDetail(field="status", location="job", message=message, type=exc.status)
+        raise ApiError(409, "job_not_cancellable", message, details=[detail]) from None
+
+
+def _job_not_found() -> ApiError:
+    return ApiError(404, "job_not_found", "No such job, or it has expired.")

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from gen_ai_contracts.jobs import TokenUsage
+
+# A job record as plain Python values (gen_ai_contracts.jobs.item_from_dynamodb).
+JobRecord = dict[str, Any]
 
 
 class ClaimOutcome(Enum):
@@ -16,12 +20,14 @@ class ClaimOutcome(Enum):
 
 @dataclass(frozen=True)
 class Claim:
-    """Result of a claim; ``lease_expires_at`` is the other holder's lease when BUSY."""
+    """Result of a claim; ``lease_expires_at`` is the other holder's lease when BUSY, and
+    ``record`` the finished job when FINISHED."""
 
     outcome: ClaimOutcome
     attempts: int = 0
     status: str | None = None
     lease_expires_at: float | None = None
+    record: JobRecord | None = None
 
 
 @dataclass(frozen=True)

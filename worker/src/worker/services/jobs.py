@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
+from gen_ai_contracts.jobs import item_from_dynamodb
 from gen_ai_contracts.jobs import rfc3339_from_epoch as rfc3339
-from worker.models.job import Claim, ClaimOutcome, JobRef, JobSpend
+from worker.models.job import Claim, ClaimOutcome, JobRecord, JobRef, JobSpend
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -79,21 +80,26 @@ class JobStore:
             return _claim_refused(exc)
         return Claim(ClaimOutcome.CLAIMED, attempts=int(response["Attributes"]["attempts"]["N"]))
 
-    def succeed(self, job: JobRef, *, result_json: str, spend: JobSpend | None = None) -> bool:
-        """Store the result and the model that produced it; False when this attempt no longer
-        holds the job."""
+    def succeed(
+        self, job: JobRef, *, result_json: str, spend: JobSpend | None = None
+    ) -> JobRecord | None:
+        """Store the result and the model that produced it; the stored record, or None when
+        this attempt no longer holds the job."""
         extra = {"model": _s(spend.answered_by)} if spend and spend.answered_by else {}
         return self._finish(job, "succeeded", {"result": _s(result_json), **extra}, spend)
 
-    def fail(self, job: JobRef, *, code: str, message: str, spend: JobSpend | None = None) -> bool:
-        """Mark the job failed for good with ``{code, message}``."""
+    def fail(
+        self, job: JobRef, *, code: str, message: str, spend: JobSpend | None = None
+    ) -> JobRecord | None:
+        """Mark the job failed for good with ``{code, message}``; the stored record or None."""
         return self._finish(job, "failed", {"error": _error(code, message)}, spend)
 
     def release(
         self, job: JobRef, *, code: str, message: str, spend: JobSpend | None = None
     ) -> bool:
         """Back to ``queued`` after a retryable error, so the next delivery can start at once."""
-        return self._finish(job, "queued", {"last_error": _error(code, message)}, spend)
+        fields = {"last_error": _error(code, message)}
+        return self._finish(job, "queued", fields, spend, returns="NONE") is not None
 
     def _finish(
         self,
@@ -101,9 +107,15 @@ class JobStore:
         status: str,
         fields: dict[str, dict[str, Any]],
         spend: JobSpend | None,
-    ) -> bool:
+        *,
+        returns: Literal["ALL_NEW", "NONE"] = "ALL_NEW",
+    ) -> JobRecord | None:
         """Move a job we hold to ``status`` with ``fields`` set, dropping our lease and adding
-        this attempt's tokens and cost to the job's totals (ADD: they sum over attempts)."""
+        this attempt's tokens and cost to the job's totals (ADD: they sum over attempts).
+
+        The record as written (``returns="ALL_NEW"``: the caller learns whether the job has a
+        webhook to send without another read), ``{}`` with ``"NONE"``, or None when this
+        attempt no longer holds the job."""
         names = {**_NAMES, **{f"#f{i}": name for i, name in enumerate(fields)}}
         values = {f":f{i}": value for i, value in enumerate(fields.values())}
         sets = "".join(f" #f{i} = :f{i}," for i in range(len(fields)))
@@ -117,7 +129,7 @@ class JobStore:
                 update += ", cost_usd :cost"
                 values[":cost"] = _n(spend.cost_usd)
         try:
-            self._client.update_item(
+            response = self._client.update_item(
                 TableName=self._table,
                 Key={"job_id": _s(job.job_id)},
                 UpdateExpression=update,
@@ -130,12 +142,13 @@ class JobStore:
                     ":running": _s("running"),
                     ":owner": _s(job.owner),
                 },
+                ReturnValues=returns,
             )
         except ClientError as exc:
             if _is_condition_failure(exc):
-                return False
+                return None
             raise
-        return True
+        return item_from_dynamodb(response.get("Attributes", {}))
 
 
 def _claim_update(
@@ -179,4 +192,5 @@ def _claim_refused(exc: ClientError) -> Claim:
     if status in ("running", "queued", None):
         lease = item.get("lease_expires_at", {}).get("N")
         return Claim(ClaimOutcome.BUSY, status=status, lease_expires_at=float(lease or 0))
-    return Claim(ClaimOutcome.FINISHED, status=status)
+    # The finished record (ALL_OLD): a duplicate may still owe the job's webhook event.
+    return Claim(ClaimOutcome.FINISHED, status=status, record=item_from_dynamodb(item))

@@ -1,4 +1,5 @@
-"""Record what became of a delivery: the job transition, one log line, a metric, the visibility.
+"""Record what became of a delivery: the job transition, one log line, a metric, the visibility,
+and for a finished job with a `callback_url`, its webhook event on the callbacks queue.
 
 Returning acknowledges the SQS record; raising RecordRetry lists it in ``batchItemFailures``.
 """
@@ -12,10 +13,11 @@ from typing import Any, NoReturn
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from worker.errors import ErrorCode, JobError, RecordRetry, RejectedMessageError
+from worker.errors import ErrorCode, JobError, RecordRetry, RejectedMessageError, RetryableJobError
 from worker.log import logger
-from worker.models.job import Claim, JobRef, JobSpend
+from worker.models.job import Claim, JobRecord, JobRef, JobSpend
 from worker.services.backoff import lease_wait_seconds, retry_delay_seconds
+from worker.services.callback_events import CallbacksNotConfiguredError, owed_event, queue_event
 from worker.services.failures import classify
 from worker.services.invocation import Invocation
 from worker.services.messages import Delivery
@@ -56,7 +58,7 @@ class Outcomes:
             )
         except _AWS_ERRORS as exc:
             return await self.failed(job, delivery, classify(exc), trace, spend=spend)
-        if not stored:
+        if stored is None:
             # A takeover after our lease expired: the other attempt owns the job now.
             logger.warning("lease lost; result discarded", extra=log_keys(delivery, job))
             trace.outcome(status="lease_lost")
@@ -66,6 +68,7 @@ class Outcomes:
             self._run.metrics.job_cost(spend.cost_usd)
         trace.outcome(status="succeeded")
         logger.info("job succeeded", extra=log_keys(delivery, job))
+        await self.queue_callback(stored, delivery, job)
         return "succeeded"
 
     async def failed(
@@ -110,11 +113,34 @@ class Outcomes:
         self._run.metrics.rejected()
         return "rejected"
 
-    def duplicate(self, job: JobRef, delivery: Delivery, claim: Claim) -> str:
+    async def duplicate(self, job: JobRef, delivery: Delivery, claim: Claim) -> str:
+        """Ack, after queueing the job's webhook event again if it is still owed: the attempt
+        that finished the job may have died before queueing it (or the API before queueing a
+        cancellation's)."""
         keys = {**log_keys(delivery, job), "status": claim.status}
         logger.info("job already finished; duplicate delivery acknowledged", extra=keys)
         self._run.metrics.duplicate()
+        if claim.record is not None:
+            await self.queue_callback(claim.record, delivery, job)
         return "duplicate"
+
+    async def queue_callback(self, record: JobRecord, delivery: Delivery, job: JobRef) -> None:
+        """Queue the webhook event the finished ``record`` owes, if any; if that fails, the
+        record is redelivered rather than acknowledged, so the event is never lost."""
+        event = owed_event(record)
+        if event is None:
+            return
+        keys = {**log_keys(delivery, job), "webhook_id": event.webhook_id, "event": event.type}
+        settings = self._worker.settings
+        try:
+            await asyncio.to_thread(
+                queue_event, self._worker.sqs, settings.callbacks_queue_url, event
+            )
+        except (*_AWS_ERRORS, CallbacksNotConfiguredError) as exc:
+            logger.error("webhook event not queued", extra={**keys, "reason": str(exc)})
+            error = RetryableJobError(ErrorCode.CALLBACK_NOT_QUEUED, "webhook event not queued")
+            await self.redeliver(delivery, error, job=job)
+        logger.info("webhook event queued", extra=keys)
 
     async def busy(self, job: JobRef, delivery: Delivery, claim: Claim) -> NoReturn:
         """Never ack: the holder may still crash. Come back when its lease ends."""
@@ -151,7 +177,7 @@ class Outcomes:
     ) -> None:
         keys = {**log_keys(delivery, job), "error_code": code}
         try:
-            await asyncio.to_thread(
+            stored = await asyncio.to_thread(
                 self._worker.jobs.fail, job, code=code, message=message, spend=spend
             )
         except _AWS_ERRORS as exc:
@@ -161,6 +187,8 @@ class Outcomes:
         self._run.metrics.failed()
         trace.outcome(status="failed", error_code=code)
         logger.error("job failed", extra=keys)
+        if stored is not None:
+            await self.queue_callback(stored, delivery, job)
 
     async def _set_visibility(self, delivery: Delivery, seconds: int, keys: dict[str, Any]) -> None:
         try:

@@ -100,7 +100,7 @@ class RecordProcessor:
         """Another live attempt holds the job (retry later) or it is finished (ack)."""
         if claim.outcome is ClaimOutcome.BUSY:
             await self._outcomes.busy(job, delivery, claim)
-        return self._outcomes.duplicate(job, delivery, claim)
+        return await self._outcomes.duplicate(job, delivery, claim)
 
     async def _claim(self, job: JobRef, delivery: Delivery) -> Claim:
         lease_end = self._run.lease_expires_at

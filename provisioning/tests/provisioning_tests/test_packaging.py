@@ -96,9 +96,10 @@ def test_worker_handler_imports_in_a_fresh_interpreter_from_the_unpacked_package
         [worker_builds.task_dir, worker_builds.sdk_dir],
         runs=3,
     )
+    # The import succeeded in every run (time_handler_import raises otherwise). How long it takes
+    # is a benchmark figure (`uv run bench --only cold`), not a test bound: under a loaded CI
+    # machine any fixed bound is a coin toss.
     print(f"worker.main import: median {timing.median:.2f} s wall, {timing.cpu_median:.2f} s CPU")
-    # Generous bound for a shared machine; the measured median is in provisioning/README.md.
-    assert timing.median < 10
 
 
 def test_the_webhook_delivery_handler_ships_in_the_worker_zip_without_the_llm_stack(

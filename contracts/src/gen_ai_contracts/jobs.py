@@ -8,6 +8,8 @@ from typing import Any, Literal
 from boto3.dynamodb.types import TypeDeserializer
 from pydantic import AwareDatetime, BaseModel, Field
 
+from gen_ai_contracts.queue import Priority
+
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 # A job in one of these never changes again (no transition leaves them).
@@ -53,7 +55,19 @@ class JobPublic(BaseModel):
     task: str
     created_at: AwareDatetime
     updated_at: AwareDatetime
-    attempts: int = 0
+    attempts: int = Field(
+        default=0,
+        description=(
+            "Attempts that reached the LLM provider and counted against the job's budget;"
+            " deliveries deferred by rate limits, an open circuit or a provider's 429 do not count."
+        ),
+    )
+    priority: Priority = "normal"
+    last_error: JobError | None = Field(
+        default=None,
+        description="While queued or running: why the last attempt did not finish (e.g."
+        " `provider_rate_limited`, `provider_unavailable`); null once final.",
+    )
     result: dict[str, Any] | None = None
     error: JobError | None = None
     model: str | None = Field(default=None, description="The model that answered; null before.")
@@ -77,8 +91,8 @@ def item_from_dynamodb(raw_item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def job_public(item: Mapping[str, Any]) -> JobPublic:
-    """The public view of a deserialized record: internal attributes (lease, `last_error`,
-    `callback_url`, ...) are left out."""
+    """The public view of a deserialized record: internal attributes (lease, dispatch,
+    tenant, `callback_url`, ...) are left out."""
     result = item.get("result")
     cost = item.get("cost_usd")
     callback = item.get("callback")
@@ -88,7 +102,9 @@ def job_public(item: Mapping[str, Any]) -> JobPublic:
         task=item["task"],
         created_at=item["created_at"],
         updated_at=item["updated_at"],
-        attempts=int(item.get("attempts", 0)),
+        attempts=max(int(item.get("attempts", 0)), 0),
+        priority=item.get("priority", "normal"),
+        last_error=None if item["status"] in FINAL_STATUSES else item.get("last_error"),
         result=json.loads(result) if isinstance(result, str) else result,
         error=item.get("error"),
         model=item.get("model"),

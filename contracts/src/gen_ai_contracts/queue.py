@@ -16,6 +16,16 @@ JobId = Annotated[str, StringConstraints(pattern=JOB_ID_PATTERN)]
 # API checks it against LLM_ALLOWED_MODELS before it is ever enqueued.
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
+# Which lane a job waits in: each lane is its own SQS queue with its own share of the worker's
+# concurrency, so high-priority work overtakes a backlog (docs/contracts.md, "Priority lanes").
+Priority = Literal["high", "normal", "low"]
+PRIORITIES: tuple[Priority, ...] = ("high", "normal", "low")
+
+# The SQS MessageGroupId of a job: a stable, non-secret tenant id ("default" when the API is
+# open, else "key-" + a fingerprint of the API key). On a standard queue it turns on SQS fair
+# queues: one tenant's backlog does not delay the others.
+TenantId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,128}$")]
+
 
 class QueueMessage(BaseModel):
     """One job to run: which task, its validated input, the model asked for, and its origin."""
@@ -30,6 +40,19 @@ class QueueMessage(BaseModel):
     request_id: str | None = None
     model: ModelName | None = Field(
         default=None, description="The model the client chose; null = the worker's LLM_MODEL."
+    )
+    priority: Priority = Field(default="normal", description="The lane the job was queued in.")
+    tenant: TenantId | None = Field(
+        default=None, description="The MessageGroupId it was sent with; kept when re-sent."
+    )
+    dispatch: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "0 as the API sends it; the worker re-sends a deferred or retried job with the"
+            " record's dispatch + 1, and a delivery whose dispatch is below the record's is a"
+            " stale copy, acknowledged without running."
+        ),
     )
 
     @field_validator("submitted_at")

@@ -20,6 +20,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from gen_ai_contracts.queue import Priority
+
 LlmMode = Literal["TOOLS", "TOOLS_STRICT", "JSON", "JSON_SCHEMA", "MD_JSON"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 ModelList = Annotated[tuple[str, ...], NoDecode]
@@ -46,7 +48,11 @@ class SharedSettings(BaseSettings):
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
+    # The normal lane's queue; the high and low lanes' queues (unset = that lane shares the
+    # normal queue, so a stack without lanes still accepts every priority).
     queue_url: str
+    queue_url_high: str | None = None
+    queue_url_low: str | None = None
     jobs_table_name: str
     app_secret_id: str | None = None
     job_ttl_seconds: int = Field(default=604_800, gt=0)
@@ -86,6 +92,11 @@ class SharedSettings(BaseSettings):
     @classmethod
     def _split_models(cls, value: Any) -> Any:
         return split_list(value)
+
+    def queue_url_for(self, priority: Priority) -> str:
+        """The queue of ``priority``'s lane."""
+        lanes = {"high": self.queue_url_high, "low": self.queue_url_low}
+        return lanes.get(priority) or self.queue_url
 
     @property
     def allowed_models(self) -> tuple[str, ...]:

@@ -3,13 +3,25 @@
 Read once per cold start; names and defaults in docs/contracts.md and worker/README.md.
 """
 
+import json
 from functools import cache
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import NoDecode
 
 from gen_ai_contracts.settings import ConfigurationError, SharedSettings, load_settings
 
 __all__ = ["ConfigurationError", "Settings", "get_settings"]
+
+
+class ModelRate(BaseModel):
+    """A provider quota for one model: requests and tokens per minute (None = no limit)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
 
 
 class Settings(SharedSettings):
@@ -27,6 +39,51 @@ class Settings(SharedSettings):
     # about base x 2^(n-1) seconds (jittered), capped; WEBHOOK_MAX_ATTEMPTS bounds the attempts.
     webhook_retry_base_seconds: int = Field(default=5, ge=1, le=900)
     webhook_retry_cap_seconds: int = Field(default=900, ge=1, le=43_200)
+    # A job's failure budget: attempts that reached the provider and failed retryably. Deferrals
+    # (our limiter, an open circuit, a provider 429, a deadline too close) never count; SQS's
+    # maxReceiveCount (QUEUE_MAX_RECEIVE_COUNT) stays the poison backstop per message.
+    job_max_attempts: int = Field(default=5, ge=1, le=100)
+    # A job older than this (from submitted_at) fails as max_age_exceeded instead of waiting more.
+    job_max_age_seconds: int = Field(default=86_400, ge=60)
+    # Where a job that spent its budget is copied for inspection and redrive (the lanes' DLQ).
+    dlq_url: str | None = None
+    # Fleet-wide state (rate limits, provider pauses, circuit breakers): unset = none of them.
+    llm_state_table_name: str | None = None
+    llm_rpm_limit: int | None = Field(default=None, gt=0)
+    llm_tpm_limit: int | None = Field(default=None, gt=0)
+    # Per-model overrides: {"<model>": {"rpm": n, "tpm": n}}; a model named here takes its
+    # limits from here only (a missing key there = no limit of that kind).
+    llm_rate_limits: Annotated[dict[str, ModelRate], NoDecode] = Field(default_factory=dict)
+    # A record waits in-process at most this long (in total) for a limit, pause or probe; longer
+    # waits defer the job (re-sent with DelaySeconds) instead of keeping Lambda busy sleeping.
+    llm_limit_max_wait_seconds: float = Field(default=2.0, ge=0, le=30)
+    llm_circuit_failures: int = Field(default=5, ge=1, le=1000)
+    llm_circuit_cooldown_seconds: float = Field(default=30.0, gt=0, le=300)
+    llm_circuit_max_cooldown_seconds: float = Field(default=300.0, gt=0, le=900)
+
+    @field_validator("llm_rate_limits", mode="before")
+    @classmethod
+    def _parse_rate_limits(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @model_validator(mode="after")
+    def _limits_need_state(self) -> "Settings":
+        limited = self.llm_rpm_limit or self.llm_tpm_limit or self.llm_rate_limits
+        if limited and not self.llm_state_table_name:
+            raise ValueError(
+                "LLM_RPM_LIMIT, LLM_TPM_LIMIT and LLM_RATE_LIMITS are enforced fleet-wide through"
+                " the table named by LLM_STATE_TABLE_NAME, which is not set"
+            )
+        return self
+
+    def rate_for(self, model: str) -> ModelRate:
+        """The quota for ``model``: its LLM_RATE_LIMITS entry, else LLM_RPM/TPM_LIMIT."""
+        override = self.llm_rate_limits.get(model)
+        if override is not None:
+            return override
+        return ModelRate(rpm=self.llm_rpm_limit, tpm=self.llm_tpm_limit)
 
 
 @cache

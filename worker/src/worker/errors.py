@@ -15,6 +15,7 @@ class ErrorCode(StrEnum):
     EXTRACTION_FAILED = "extraction_failed"
     PROVIDER_REJECTED = "provider_rejected"
     RETRIES_EXHAUSTED = "retries_exhausted"
+    MAX_AGE_EXCEEDED = "max_age_exceeded"
     PROVIDER_RATE_LIMITED = "provider_rate_limited"
     PROVIDER_UNAVAILABLE = "provider_unavailable"
     PROVIDER_TIMEOUT = "provider_timeout"
@@ -29,6 +30,9 @@ class JobError(Exception):
     """A classified failure of one job; ``retryable`` decides redelivery versus acknowledge."""
 
     retryable = False
+    # Whether this failure spends one of the job's JOB_MAX_ATTEMPTS: only an attempt that
+    # reached the provider and failed does (throttling is not failure).
+    counts_as_attempt = True
 
     def __init__(self, code: ErrorCode, message: str, *, retry_after: float | None = None):
         super().__init__(f"{code}: {message}")
@@ -45,6 +49,15 @@ class RetryableJobError(JobError):
     """A transient failure: release the claim and let SQS redeliver the message."""
 
     retryable = True
+
+
+class DeferJobError(RetryableJobError):
+    """The job must wait, through no fault of its own: our rate limiter or a provider's 429
+    (``PROVIDER_RATE_LIMITED``), an open circuit (``PROVIDER_UNAVAILABLE``) or too little time
+    left (``DEADLINE_EXCEEDED``). It is re-sent after ``retry_after`` seconds without spending
+    its budget."""
+
+    counts_as_attempt = False
 
 
 class RejectedMessageError(TerminalJobError):

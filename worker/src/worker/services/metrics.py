@@ -28,6 +28,22 @@ class JobMetrics:
     def retried(self) -> None:
         self._metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=1)
 
+    def deferred(self) -> None:
+        """A job re-sent to wait (limiter, 429, open circuit, deadline) without spending budget."""
+        self._metrics.add_metric(name="JobsDeferred", unit=MetricUnit.Count, value=1)
+
+    def stale(self) -> None:
+        """A superseded copy of a re-sent job, acknowledged without running."""
+        self._metrics.add_metric(name="StaleDeliveries", unit=MetricUnit.Count, value=1)
+
+    def circuit_opened(self) -> None:
+        """This invocation opened (or re-opened) a model's circuit; the stack alarms on it."""
+        self._metrics.add_metric(name="CircuitOpened", unit=MetricUnit.Count, value=1)
+
+    def provider_throttled(self) -> None:
+        """The provider answered 429: the model is paused fleet-wide until its Retry-After."""
+        self._metrics.add_metric(name="ProviderThrottled", unit=MetricUnit.Count, value=1)
+
     def rejected(self) -> None:
         self._metrics.add_metric(name="MessagesRejected", unit=MetricUnit.Count, value=1)
 

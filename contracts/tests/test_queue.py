@@ -38,6 +38,9 @@ def test_serialises_exactly_the_contract_example() -> None:
         "submitted_at": "2026-11-23T14:45:00.123456Z",
         "request_id": "c0ffee",
         "model": None,
+        "priority": "normal",
+        "tenant": None,
+        "dispatch": 0,
     }
 
 
@@ -79,7 +82,7 @@ def test_rejects_envelopes_outside_the_contract(overrides: dict[str, Any]) -> No
 
 
 def test_rejects_unknown_fields() -> None:
-    body = json.loads(build_message().model_dump_json()) | {"priority": 1}
+    body = json.loads(build_message().model_dump_json()) | {"deadline": 1}
 
     with pytest.raises(ValidationError, match="extra"):
         QueueMessage.model_validate(body)
@@ -102,3 +105,23 @@ def test_worst_case_text_fits_the_sqs_message_limit(character: str) -> None:
 
     # THEN the UTF-8 body stays under SQS's 256 KiB
     assert len(body.model_dump_json().encode("utf-8")) < SQS_MAX_MESSAGE_BYTES
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("priority", "urgent"), ("tenant", "has space"), ("tenant", ""), ("dispatch", -1)],
+)
+def test_rejects_invalid_lane_tenant_or_dispatch(field: str, value: Any) -> None:
+    with pytest.raises(ValidationError, match=field):
+        build_message(**{field: value})
+
+
+def test_a_resent_copy_keeps_lane_and_tenant() -> None:
+    message = build_message(priority="high", tenant="key-0123456789abcdef")
+    copy = message.model_copy(update={"dispatch": message.dispatch + 1})
+    body = json.loads(copy.model_dump_json())
+    assert (body["priority"], body["tenant"], body["dispatch"]) == (
+        "high",
+        "key-0123456789abcdef",
+        1,
+    )

@@ -3,7 +3,8 @@
 `aws`, `aws_env` and `fake_llm` come from `devstack.testing` (loaded by the root conftest);
 `sqs_record` and `LambdaContext` from `devstack.lambda_runtime` build exactly what Lambda hands
 the handler. The `harness` fixture wraps them: submit a job as the API would, receive it back
-from moto (so receipt handles are real) and invoke `worker.main.handler`.
+from moto (so receipt handles are real) and invoke `worker.main.handler`. A job that must run
+again comes back as a new copy of its message (`dispatch` + 1); `Harness.follow` runs the copies.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ def worker_env(
     """The worker configured like the deployed function, against moto and the fake LLM."""
     settings = {
         "QUEUE_URL": aws.queue_url,
+        "QUEUE_URL_HIGH": aws.queue_url_high,
+        "QUEUE_URL_LOW": aws.queue_url_low,
+        "DLQ_URL": aws.dlq_url,
         "JOBS_TABLE_NAME": aws.table_name,
         "LLM_MODEL": "openai/fake-model",
         "LLM_API_BASE": fake_llm.base_url,
@@ -94,6 +98,8 @@ class Harness:
         self.llm = fake_llm.llm
         self.sqs = boto3.client("sqs", region_name=REGION)
         self.dynamodb = boto3.client("dynamodb", region_name=REGION)
+        # The DelaySeconds the worker asked for, when `skip_delays` is on (None: off).
+        self.delays: list[int] | None = None
 
     def body(self, text: str = JASON, *, job_id: str | None = None, **fields: Any) -> str:
         """A queue message body as the API serialises it; ``fields`` override envelope keys."""
@@ -109,12 +115,18 @@ class Harness:
         return json.dumps(message)
 
     def submit(self, text: str = JASON, *, receives: int = 1, **fields: Any) -> Submitted:
-        """Store the queued job and send its message, as POST /extract-user-async does."""
+        """Store the queued job and send its message to its lane, as POST
+        /extract-user-async does."""
         body = self.body(text, **fields)
         message = json.loads(body)
         job_id = message["job_id"]
         self.put_job(job_id, status="queued", task=str(message["task"]))
-        return Submitted(job_id, body, self.deliver(body, receives=receives))
+        lane = self.lane_url(message.get("priority", "normal"))
+        return Submitted(job_id, body, self.deliver(body, receives=receives, queue_url=lane))
+
+    def lane_url(self, priority: str) -> str:
+        lanes = {"high": self.resources.queue_url_high, "low": self.resources.queue_url_low}
+        return lanes.get(priority, self.resources.queue_url)
 
     def put_job(
         self, job_id: str, *, status: str, task: str = "extract_user", **attributes: Any
@@ -133,14 +145,47 @@ class Harness:
         item.update(attributes)
         self.dynamodb.put_item(TableName=self.resources.table_name, Item=item)
 
-    def deliver(self, body: str, *, receives: int = 1) -> dict[str, Any]:
+    def deliver(
+        self, body: str, *, receives: int = 1, queue_url: str | None = None
+    ) -> dict[str, Any]:
         """Send ``body`` and receive it ``receives`` times; the Lambda record of the last."""
-        self.sqs.send_message(QueueUrl=self.resources.queue_url, MessageBody=body)
+        queue_url = queue_url or self.resources.queue_url
+        self.sqs.send_message(QueueUrl=queue_url, MessageBody=body)
         for attempt in range(receives):
-            message = self.receive_one()
+            message = self.receive_one(queue_url)
             if attempt < receives - 1:
-                self.make_visible(message["ReceiptHandle"])
-        return sqs_record(message, queue_arn=self.resources.queue_arn, region=REGION)
+                self.make_visible(message["ReceiptHandle"], queue_url)
+        return self.record(message, queue_url)
+
+    def record(self, message: dict[str, Any], queue_url: str | None = None) -> dict[str, Any]:
+        """The Lambda record of a message received from ``queue_url`` (default: normal lane)."""
+        arns = {
+            self.resources.queue_url_high: self.resources.queue_arn_high,
+            self.resources.queue_url_low: self.resources.queue_arn_low,
+        }
+        queue_arn = arns.get(queue_url or "", self.resources.queue_arn)
+        return sqs_record(message, queue_arn=queue_arn, region=REGION)
+
+    def skip_delays(self) -> list[int]:
+        """From now on, record the DelaySeconds of the worker's sends and send with 0 instead,
+        so a test can follow a job's copies without waiting out their real delays (the queue
+        itself stays real; test_resend.py checks a real delay). The list fills as it sends."""
+        self.delays = []
+        return self.delays
+
+    def follow(self, record: dict[str, Any], *, limit: int = 20) -> int:
+        """Invoke ``record``, then each copy of the job re-sent to the normal lane, until no
+        copy is left (delays skipped); how many deliveries ran."""
+        if self.delays is None:
+            self.skip_delays()
+        for runs in range(1, limit + 1):
+            assert self.invoke(record) == {"batchItemFailures": []}
+            copies = self.receive()
+            if not copies:
+                return runs
+            [copy] = copies
+            record = self.record(copy)
+        raise AssertionError(f"the job was still re-sent after {limit} deliveries")
 
     def receive_one(self, queue_url: str | None = None) -> dict[str, Any]:
         messages = self.receive(queue_url)
@@ -177,6 +222,10 @@ class Harness:
 
     def invoke(self, *records: dict[str, Any], timeout_seconds: float = 30.0) -> dict[str, Any]:
         """Call the handler as Lambda does, with a context whose deadline really moves."""
+        if self.delays is not None:
+            # The worker of this "sandbox" (after a cold start, a new one): hook its client.
+            events = get_worker().sqs.meta.events
+            events.register(_SEND, self._no_delay, unique_id="harness-skip-delays")
         event = {"Records": list(records)}
         context: Any = LambdaContext(timeout_seconds=timeout_seconds)  # duck-typed like Lambda's
         return dict(handler(event, context))
@@ -199,6 +248,15 @@ class Harness:
     @staticmethod
     def failed_ids(response: dict[str, Any]) -> set[str]:
         return {item["itemIdentifier"] for item in response["batchItemFailures"]}
+
+    def _no_delay(self, params: dict[str, Any], **_: Any) -> None:
+        if self.delays is not None and "DelaySeconds" in params:
+            self.delays.append(params["DelaySeconds"])
+            params["DelaySeconds"] = 0
+
+
+# botocore's hook before a SendMessage call's parameters are serialised (mutable `params`).
+_SEND = "before-parameter-build.sqs.SendMessage"
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Redelivery delays: Retry-After honoured within bounds, exponential backoff otherwise."""
+"""Delays before a job runs again: Retry-After honoured within bounds, exponential backoff by
+attempt otherwise, and deferrals jittered."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import pytest
 from worker.errors import ErrorCode, RetryableJobError
 from worker.services.backoff import (
     BACKOFF_CAP_SECONDS,
+    DEFER_JITTER_MAX_SECONDS,
     MAX_DELAY_SECONDS,
+    defer_delay_seconds,
     lease_wait_seconds,
     retry_delay_seconds,
 )
@@ -23,16 +26,16 @@ def _error(
     ("retry_after", "delay"), [(0.2, 1), (7.5, 8), (86_400, MAX_DELAY_SECONDS)]
 )
 def test_retry_after_is_honoured_within_bounds(retry_after: float, delay: int) -> None:
-    assert retry_delay_seconds(_error(retry_after=retry_after), receive_count=1) == delay
+    assert retry_delay_seconds(_error(retry_after=retry_after), attempt=1) == delay
 
 
-def test_backoff_doubles_per_receive_up_to_a_cap() -> None:
-    delays = [retry_delay_seconds(_error(), receive_count=n) for n in range(1, 9)]
+def test_backoff_doubles_per_attempt_up_to_a_cap() -> None:
+    delays = [retry_delay_seconds(_error(), attempt=n) for n in range(1, 9)]
     assert delays == [10, 20, 40, 80, 160, BACKOFF_CAP_SECONDS, 300, 300]
 
 
 def test_records_cut_off_by_the_deadline_come_back_at_once() -> None:
-    assert retry_delay_seconds(_error(ErrorCode.DEADLINE_EXCEEDED), receive_count=3) == 0
+    assert retry_delay_seconds(_error(ErrorCode.DEADLINE_EXCEEDED), attempt=3) == 0
 
 
 def test_busy_jobs_wait_for_the_other_lease() -> None:
@@ -42,7 +45,22 @@ def test_busy_jobs_wait_for_the_other_lease() -> None:
 
 def test_backoff_base_and_cap_come_from_settings() -> None:
     delays = [
-        retry_delay_seconds(_error(), receive_count=n, base_seconds=1, cap_seconds=4)
-        for n in range(1, 6)
+        retry_delay_seconds(_error(), attempt=n, base_seconds=1, cap_seconds=4) for n in range(1, 6)
     ]
     assert delays == [1, 2, 4, 4, 4]
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "without_jitter", "with_most_jitter"),
+    [(None, 1, 2), (0.0, 1, 2), (0.2, 1, 2), (2.0, 2, 3), (7.5, 8, 10), (100, 100, 125)],
+)
+def test_a_deferral_waits_retry_after_plus_bounded_jitter(
+    retry_after: float | None, without_jitter: int, with_most_jitter: int
+) -> None:
+    assert defer_delay_seconds(retry_after, jitter=lambda: 0.0) == without_jitter
+    assert defer_delay_seconds(retry_after, jitter=lambda: 0.999) == with_most_jitter
+
+
+def test_deferral_jitter_is_capped_and_so_is_the_delay() -> None:
+    assert defer_delay_seconds(600, jitter=lambda: 0.999) == 600 + DEFER_JITTER_MAX_SECONDS
+    assert defer_delay_seconds(86_400, jitter=lambda: 0.999) == MAX_DELAY_SECONDS

@@ -49,18 +49,19 @@ def test_a_terminally_failed_job_queues_job_failed(callbacks: CallbackHarness) -
     assert only_event(callbacks).type == "job.failed"
 
 
-def test_retries_exhausted_queues_job_failed_and_still_reports_the_record(
+def test_retries_exhausted_queues_job_failed_and_copies_the_message_to_the_dlq(
     callbacks: CallbackHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN a provider that keeps failing, on the job's last receive
-    monkeypatch.setenv("QUEUE_MAX_RECEIVE_COUNT", "1")
+    # GIVEN a provider that keeps failing, on the job's last attempt
+    monkeypatch.setenv("JOB_MAX_ATTEMPTS", "1")
     job = callbacks.submit_with_callback(HOOK, "Jason is 25 years old !500")
     # WHEN the worker gives up on it
     response = callbacks.invoke(job.record)
-    # THEN the job is failed, its event queued, and the record still goes to the DLQ
-    assert callbacks.failed_ids(response) == {job.record["messageId"]}
+    # THEN the job is failed, its event queued, and its message copied to the DLQ
+    assert response == {"batchItemFailures": []}
     assert callbacks.job(job.job_id)["error"]["code"] == "retries_exhausted"
     assert only_event(callbacks).type == "job.failed"
+    assert len(callbacks.receive(callbacks.resources.dlq_url)) == 1
 
 
 def test_a_job_without_callback_url_queues_nothing(callbacks: CallbackHarness) -> None:

@@ -20,8 +20,8 @@ from litellm.exceptions import (
 from pydantic import ValidationError
 
 from gen_ai_contracts.tasks.extract_user import User
-from worker.errors import ErrorCode, TerminalJobError
-from worker.services.failures import classify, retry_after_seconds
+from worker.errors import DeferJobError, ErrorCode, TerminalJobError
+from worker.services.failures import RATE_LIMIT_WAIT_SECONDS, classify, retry_after_seconds
 
 
 def _response(status: int, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -49,13 +49,25 @@ def _validation_error() -> ValidationError:
     raise AssertionError("User accepted an invalid person")
 
 
-def test_rate_limit_inside_instructor_is_retryable_with_retry_after() -> None:
+def test_rate_limit_inside_instructor_defers_the_job_with_retry_after() -> None:
     error = classify(_wrapped(_rate_limited({"retry-after": "7"})))
-    assert (error.retryable, error.code, error.retry_after) == (
-        True,
+    assert isinstance(error, DeferJobError)
+    assert (error.code, error.retry_after, error.counts_as_attempt) == (
         ErrorCode.PROVIDER_RATE_LIMITED,
         7.0,
+        False,
     )
+
+
+def test_rate_limit_without_retry_after_waits_a_default() -> None:
+    error = classify(_rate_limited({}))
+    assert isinstance(error, DeferJobError)
+    assert error.retry_after == RATE_LIMIT_WAIT_SECONDS
+
+
+def test_provider_failures_count_as_attempts() -> None:
+    error = classify(ServiceUnavailableError("down", "openai", "m"))
+    assert (error.retryable, error.counts_as_attempt) == (True, True)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -26,7 +27,8 @@ def envelope(job_id: str, **fields: Any) -> str:
         "job_id": job_id,
         "task": "extract_user",
         "payload": {"text": "Jason is 25 years old"},
-        "submitted_at": "2026-11-23T14:45:00.123456Z",
+        # Fresh: a job older than JOB_MAX_AGE_SECONDS fails as max_age_exceeded first
+        "submitted_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "request_id": "req-hostile",
         **fields,
     }

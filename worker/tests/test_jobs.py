@@ -175,3 +175,79 @@ def test_an_unpriced_model_records_tokens_but_no_cost(
     stored = item(dynamodb, aws)
     assert (stored["prompt_tokens"], stored["completion_tokens"]) == ({"N": "7"}, {"N": "3"})
     assert "cost_usd" not in stored
+
+
+def copy(dispatch: int, owner: str = "attempt-a") -> JobRef:
+    """The job as carried by copy number ``dispatch`` of its message."""
+    return JobRef(
+        job_id=JOB_ID, owner=owner, task="extract_user", request_id="req-1", dispatch=dispatch
+    )
+
+
+def test_a_claim_records_the_dispatch_it_carries(
+    store: JobStore, dynamodb: Any, aws: StackResources
+) -> None:
+    assert store.claim(copy(3), lease_expires_at=NOW + 60).outcome is ClaimOutcome.CLAIMED
+    assert item(dynamodb, aws)["dispatch"] == {"N": "3"}
+
+
+def test_an_older_copy_than_the_records_is_stale(store: JobStore) -> None:
+    # GIVEN a job re-sent as copy 1 (released with dispatch 1)
+    store.claim(copy(0), lease_expires_at=NOW + 60)
+    assert store.release(copy(0), code="provider_rate_limited", message="x", dispatch=1)
+    # THEN copy 0 can no longer claim it; copy 1 (or a newer one) can
+    claim = store.claim(copy(0, "attempt-b"), lease_expires_at=NOW + 60)
+    assert (claim.outcome, claim.dispatch) == (ClaimOutcome.STALE, 1)
+    assert store.claim(copy(1, "attempt-c"), lease_expires_at=NOW + 60).outcome is (
+        ClaimOutcome.CLAIMED
+    )
+
+
+def test_a_copy_as_new_as_the_record_waits_for_a_live_holder(store: JobStore) -> None:
+    store.claim(copy(1), lease_expires_at=NOW + 60)
+    claim = store.claim(copy(1, "attempt-b"), lease_expires_at=NOW + 60)
+    assert (claim.outcome, claim.lease_expires_at) == (ClaimOutcome.BUSY, NOW + 60)
+
+
+def test_a_finished_job_is_finished_for_any_copy(store: JobStore) -> None:
+    store.claim(copy(2), lease_expires_at=NOW + 60)
+    store.succeed(copy(2), result_json="{}")
+    for dispatch in (0, 2, 3):
+        claim = store.claim(copy(dispatch, "attempt-b"), lease_expires_at=NOW + 60)
+        assert claim.outcome is ClaimOutcome.FINISHED
+
+
+def test_a_deferral_refunds_the_attempt_in_the_same_write(
+    store: JobStore, dynamodb: Any, aws: StackResources
+) -> None:
+    # GIVEN a job with one real attempt behind it, claimed again
+    store.claim(copy(0), lease_expires_at=NOW + 60)
+    assert store.release(copy(0), code="provider_unavailable", message="x", dispatch=1)
+    assert store.claim(copy(1, "attempt-b"), lease_expires_at=NOW + 60).attempts == 2
+    # WHEN this attempt is deferred (a 429) and handed back with the tokens it spent
+    spent = _spend(10, 0, None, None)
+    released = store.release(
+        copy(1, "attempt-b"),
+        code="provider_rate_limited",
+        message="y",
+        spend=spent,
+        dispatch=2,
+        refund=True,
+    )
+    # THEN only the real attempt counts, the next copy is current, and the tokens add up
+    assert released is True
+    stored = item(dynamodb, aws)
+    assert stored["attempts"] == {"N": "1"}
+    assert stored["dispatch"] == {"N": "2"}
+    assert stored["status"] == {"S": "queued"}
+    assert stored["last_error"]["M"]["code"] == {"S": "provider_rate_limited"}
+    assert stored["prompt_tokens"] == {"N": "10"}
+
+
+def test_a_release_without_dispatch_keeps_the_records(
+    store: JobStore, dynamodb: Any, aws: StackResources
+) -> None:
+    store.claim(copy(4), lease_expires_at=NOW + 60)
+    assert store.release(copy(4), code="provider_unavailable", message="x")
+    stored = item(dynamodb, aws)
+    assert (stored["dispatch"], stored["attempts"]) == ({"N": "4"}, {"N": "1"})

@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from gen_ai_contracts.queue import QueueMessage
+from worker.config import Settings
 from worker.errors import ErrorCode, RejectedMessageError
-from worker.services.messages import read_message
+from worker.services.messages import Delivery, read_message
 
 JOB_ID = "0b6e7c1e-2f7a-4c1e-9a55-3f0e2d9f5b10"
 
@@ -71,3 +73,28 @@ def test_rejection_messages_never_quote_the_payload() -> None:
 def test_model_round_trips_its_own_json() -> None:
     message = read_message(_body())
     assert QueueMessage.model_validate_json(message.model_dump_json()) == message
+
+
+@pytest.mark.parametrize(
+    ("arn", "url"),
+    [
+        ("arn:aws:sqs:us-east-1:123456789012:gen-ai-jobs-high", "https://q/1/gen-ai-jobs-high"),
+        ("arn:aws:sqs:us-east-1:123456789012:gen-ai-jobs-low", "https://q/1/gen-ai-jobs-low"),
+        ("arn:aws:sqs:us-east-1:123456789012:gen-ai-jobs", "https://q/1/gen-ai-jobs"),
+        ("arn:aws:sqs:us-east-2:123456789012:elsewhere", "https://q/1/gen-ai-jobs"),
+        (None, "https://q/1/gen-ai-jobs"),
+    ],
+)
+def test_a_delivery_knows_the_url_of_its_lanes_queue(arn: str | None, url: str) -> None:
+    # A receipt handle is only valid on the queue the message came from
+    settings = Settings(
+        queue_url="https://q/1/gen-ai-jobs",
+        queue_url_high="https://q/1/gen-ai-jobs-high",
+        queue_url_low="https://q/1/gen-ai-jobs-low",
+        jobs_table_name="t",
+    )
+    attributes = {"ApproximateReceiveCount": "1"}
+    record = {"messageId": "m", "receiptHandle": "r", "body": "{}", "attributes": attributes}
+    if arn is not None:
+        record["eventSourceARN"] = arn
+    assert Delivery.from_record(SQSRecord(record)).queue_url(settings) == url

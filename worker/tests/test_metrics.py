@@ -48,6 +48,21 @@ def test_failures_retries_and_duplicates_are_counted(
     assert "JobsSucceeded" not in metrics
 
 
+def test_deferrals_and_stale_copies_are_counted(
+    harness: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LLM_LIMIT_MAX_WAIT_SECONDS", "0")
+    deferred = harness.submit("Ann is 30 years old !429")
+    stale = harness.body(dispatch=0)
+    harness.put_job(json.loads(stale)["job_id"], status="queued", dispatch={"N": "1"})
+    capsys.readouterr()
+    harness.invoke(deferred.record, harness.deliver(stale))
+    metrics = _emf(capsys.readouterr().out)
+    assert metrics["JobsDeferred"] == [1.0]
+    assert metrics["StaleDeliveries"] == [1.0]
+    assert "JobsRetried" not in metrics
+
+
 def test_namespace_comes_from_powertools_setting(
     harness: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -168,22 +168,22 @@ def test_the_rpm_quota_is_shared_and_lower_priorities_leave_headroom(
         return ModelGate(config, limiter=limiter, breaker=None)
 
     processes = [process() for _ in range(3)]
-    low = 0
-    for index in range(10):
-        try:
-            ask(job_llm(config, processes[index % 3], priority="low"))
-            low += 1
-        except DeferJobError as deferred:
-            assert deferred.code is ErrorCode.PROVIDER_RATE_LIMITED
-            assert 0 < (deferred.retry_after or 0) <= 2
-    high = 0
-    for index in range(10):
-        try:
-            ask(job_llm(config, processes[index % 3], priority="high"))
-            high += 1
-        except DeferJobError:
-            pass
-    assert (low, high) == (5, 5)
+
+    def outcomes(priority: str) -> list[DeferJobError | None]:
+        answers: list[DeferJobError | None] = []
+        for index in range(10):
+            try:
+                ask(job_llm(config, processes[index % 3], priority=priority))
+                answers.append(None)
+            except DeferJobError as deferred:
+                answers.append(deferred)
+        return answers
+
+    low, high = outcomes("low"), outcomes("high")
+    assert (low.count(None), high.count(None)) == (5, 5)
+    waits = [d for d in low + high if d is not None]
+    assert {d.code for d in waits} == {ErrorCode.PROVIDER_RATE_LIMITED}
+    assert all(0 < (d.retry_after or 0) <= 2 for d in waits)
     assert sum(fake_llm.llm.stats.calls.values()) == 10
 
 

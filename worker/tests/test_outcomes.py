@@ -20,12 +20,13 @@ def _throttled(*_: Any, **__: Any) -> Any:
 
 def test_result_not_stored_is_retried(harness: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(JobStore, "succeed", _throttled)
+    harness.skip_delays()
     job = harness.submit()
-    response = harness.invoke(job.record)
-    assert harness.failed_ids(response) == {job.record["messageId"]}
+    assert harness.invoke(job.record) == {"batchItemFailures": []}
     stored = harness.job(job.job_id)
-    assert stored["status"] == "queued"
+    assert (stored["status"], stored["dispatch"]) == ("queued", 1)
     assert stored["last_error"]["code"] == "aws_unavailable"
+    assert len(harness.receive()) == 1  # the job's next copy
 
 
 def test_terminal_failure_not_stored_is_retried_instead_of_acked(
@@ -38,22 +39,29 @@ def test_terminal_failure_not_stored_is_retried_instead_of_acked(
     assert captured_logs.with_message("failure not recorded; message will be redelivered")
 
 
-def test_release_failure_still_reports_the_record(
+def test_release_failure_after_the_re_send_still_acks_and_the_copy_waits_for_the_lease(
     harness: Any, monkeypatch: pytest.MonkeyPatch, captured_logs: Any
 ) -> None:
     monkeypatch.setattr(JobStore, "release", _throttled)
-    job = harness.submit("Jason is 25 years old !500")
-    response = harness.invoke(job.record)
-    assert harness.failed_ids(response) == {job.record["messageId"]}
+    harness.skip_delays()
+    job = harness.submit("Jason is 25 years old !500x1")
+    assert harness.invoke(job.record) == {"batchItemFailures": []}
     # The claim stays until its lease (the invocation's end) expires; then it can be taken over
     assert harness.job(job.job_id)["status"] == "running"
     assert captured_logs.with_message("claim not released; it ends with the lease")
+    # The re-sent copy carries the job: it waits for that lease instead of running beside it
+    copy = harness.record(harness.receive_one())
+    assert harness.failed_ids(harness.invoke(copy)) == {copy["messageId"]}
+    assert harness.calls("Jason is 25 years old !500x1") == 1
 
 
 def test_visibility_change_failure_still_reports_the_record(
     harness: Any, captured_logs: Any
 ) -> None:
-    job = harness.submit("Jason is 25 years old !500")
+    # GIVEN another live attempt holds the job, so the delivery must come back later
+    job = harness.submit()
+    lease = {"N": str(int(time.time()) + 60)}
+    harness.put_job(job.job_id, status="running", lease_owner={"S": "o"}, lease_expires_at=lease)
     record = {**job.record, "receiptHandle": "not-a-receipt-handle"}
     assert harness.failed_ids(harness.invoke(record)) == {record["messageId"]}
     assert captured_logs.with_message("visibility unchanged; the queue's timeout applies")

@@ -102,16 +102,17 @@ def test_a_primary_rejecting_the_request_does_not_fall_back(
     assert harness.llm.stats.models["fake-backup"] == 0
 
 
-def test_all_models_failing_leaves_the_job_to_sqs_retries(
+def test_all_models_failing_leaves_the_job_queued_for_a_retry(
     harness: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _two_models(monkeypatch)
     harness.llm.reset(FakeLLMConfig(fail_models={"fake-primary": 500, "fake-backup": 503}))
     job = harness.submit()
-    assert harness.failed_ids(harness.invoke(job.record)) == {job.record["messageId"]}
+    assert harness.invoke(job.record) == {"batchItemFailures": []}
     stored = harness.job(job.job_id)
-    assert stored["status"] == "queued"
+    assert (stored["status"], stored["attempts"]) == ("queued", 1)
     assert stored["last_error"]["code"] == "provider_unavailable"
+    assert harness.receive() == []  # re-sent to wait out the back-off, not visible at once
 
 
 def test_the_model_a_client_chose_is_the_one_called(

@@ -152,8 +152,7 @@ def test_failed_generation_is_marked_as_an_error(harness: Any, langfuse_env: Col
 def test_every_attempt_of_a_job_joins_the_same_trace(harness: Any, langfuse_env: Collector) -> None:
     text = "Jason is 25 years old !500x1"
     job = harness.submit(text)
-    harness.invoke(job.record)
-    harness.invoke(harness.deliver(job.body))
+    assert harness.follow(job.record) == 2  # the job, then the copy it was re-sent as
     roots = [span for span in langfuse_env.spans() if span["name"] == "job extract_user"]
     assert len(roots) == 2
     assert {span["trace_id"] for span in roots} == {Langfuse.create_trace_id(seed=job.job_id)}

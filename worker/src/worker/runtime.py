@@ -12,6 +12,7 @@ from worker.log import configure_logging
 from worker.services.aws import dynamodb_client, sqs_client
 from worker.services.jobs import JobStore
 from worker.services.loop import SharedLoop, shared_loop
+from worker.services.model_gate import ModelGate
 from worker.services.tracing import Tracing
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class Worker:
     llm: LlmClient
     tracing: Tracing
     loop: SharedLoop
+    gate: ModelGate
 
 
 def build_worker(
@@ -49,6 +51,7 @@ def build_worker(
         llm=LlmClient(settings),
         tracing=Tracing.from_settings(settings),
         loop=loop,
+        gate=ModelGate.from_settings(settings, dynamodb),
     )
 
 

@@ -16,28 +16,35 @@ class ClaimOutcome(Enum):
     CLAIMED = "claimed"
     FINISHED = "finished"
     BUSY = "busy"
+    STALE = "stale"  # a superseded copy of a re-sent job: the record's dispatch is newer
 
 
 @dataclass(frozen=True)
 class Claim:
-    """Result of a claim; ``lease_expires_at`` is the other holder's lease when BUSY, and
-    ``record`` the finished job when FINISHED."""
+    """Result of a claim; ``lease_expires_at`` is the other holder's lease when BUSY,
+    ``record`` the job as claimed (CLAIMED) or as finished (FINISHED), and ``dispatch`` the
+    record's dispatch (newer than the delivery's when STALE)."""
 
     outcome: ClaimOutcome
     attempts: int = 0
     status: str | None = None
     lease_expires_at: float | None = None
     record: JobRecord | None = None
+    dispatch: int = 0
 
 
 @dataclass(frozen=True)
 class JobRef:
-    """Who is acting on which job: ``owner`` identifies one delivery attempt."""
+    """Who is acting on which job: ``owner`` identifies one delivery attempt, ``dispatch`` the
+    copy of the job's message it carries, and ``attempts`` the job's real attempts counting
+    this one (known once claimed)."""
 
     job_id: str
     owner: str
     task: str
     request_id: str | None = None
+    dispatch: int = 0
+    attempts: int = 0
 
 
 @dataclass

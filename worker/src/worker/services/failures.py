@@ -16,13 +16,16 @@ from instructor.core.exceptions import IncompleteOutputException, InstructorRetr
 from litellm.exceptions import APIConnectionError, Timeout
 from pydantic import ValidationError
 
-from worker.errors import ErrorCode, JobError, RetryableJobError, TerminalJobError
+from worker.errors import DeferJobError, ErrorCode, JobError, RetryableJobError, TerminalJobError
 
-_RETRYABLE_STATUS = frozenset({408, 429})
+_RETRYABLE_STATUS = frozenset({408})
+# How long a job deferred by a 429 waits when the provider did not say (no Retry-After).
+RATE_LIMIT_WAIT_SECONDS = 5.0
 
 
 def classify(exc: BaseException) -> JobError:
-    """The job error for ``exc``; unknown errors are retryable so SQS bounds them."""
+    """The job error for ``exc``; unknown errors are retryable so the job's budget bounds them.
+    A 429 defers the job (throttling is not failure) instead of spending an attempt."""
     if isinstance(exc, JobError):
         return exc
     if isinstance(exc, InstructorRetryException):
@@ -50,9 +53,12 @@ def _classify_instructor(exc: InstructorRetryException) -> JobError:
 
 def _classify_status(exc: BaseException, status: int) -> JobError:
     if status == 429:
-        message = "the LLM provider is rate limiting"
-        code, retry_after = ErrorCode.PROVIDER_RATE_LIMITED, retry_after_seconds(exc)
-        return RetryableJobError(code, message, retry_after=retry_after)
+        retry_after = retry_after_seconds(exc)
+        return DeferJobError(
+            ErrorCode.PROVIDER_RATE_LIMITED,
+            "the LLM provider is rate limiting",
+            retry_after=RATE_LIMIT_WAIT_SECONDS if retry_after is None else retry_after,
+        )
     if status in _RETRYABLE_STATUS or status >= 500:
         return RetryableJobError(ErrorCode.PROVIDER_UNAVAILABLE, f"LLM provider HTTP {status}")
     # A fixed message: provider texts can quote the prompt or keys and are never passed on.

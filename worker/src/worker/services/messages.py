@@ -11,17 +11,21 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from gen_ai_contracts.queue import QUEUE_MESSAGE_VERSION, QueueMessage
+from gen_ai_contracts.settings import SharedSettings
 from worker.errors import ErrorCode, RejectedMessageError
+from worker.models.job import JobRef
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """One receive of a message; ``receive_count`` is SQS's ApproximateReceiveCount."""
+    """One receive of a message; ``receive_count`` is SQS's ApproximateReceiveCount and
+    ``queue_name`` the lane's queue it came from (the last part of its eventSourceARN)."""
 
     message_id: str
     receipt_handle: str
     body: str
     receive_count: int
+    queue_name: str = ""
 
     @classmethod
     def from_record(cls, record: SQSRecord) -> Delivery:
@@ -30,7 +34,26 @@ class Delivery:
             receipt_handle=record.receipt_handle,
             body=record.body,
             receive_count=int(record.attributes.approximate_receive_count or 1),
+            queue_name=str(record.get("eventSourceARN") or "").rpartition(":")[2],
         )
+
+    def queue_url(self, settings: SharedSettings) -> str:
+        """The URL of the queue this message is on (a receipt handle is only valid there): the
+        configured lane whose URL ends with its name, else the normal lane's."""
+        lanes = (settings.queue_url_high, settings.queue_url_low, settings.queue_url)
+        for url in lanes:
+            if url and self.queue_name and url.rstrip("/").endswith(f"/{self.queue_name}"):
+                return url
+        return settings.queue_url
+
+
+def log_keys(delivery: Delivery, job: JobRef | None = None) -> dict[str, Any]:
+    """Identifiers for a log line about this delivery: never the body, text or result."""
+    keys: dict[str, Any] = {"message_id": delivery.message_id}
+    keys["receive_count"] = delivery.receive_count
+    if job is not None:
+        keys.update(job_id=job.job_id, request_id=job.request_id, task=job.task)
+    return keys
 
 
 def read_message(body: str) -> QueueMessage:

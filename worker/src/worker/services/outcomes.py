@@ -1,38 +1,31 @@
-"""Record what became of a delivery: the job transition, one log line, a metric, the visibility,
-and for a finished job with a `callback_url`, its webhook event on the callbacks queue.
+"""Record what became of a delivery: the job transition, one log line, a metric, and for a
+finished job with a `callback_url`, its webhook event on the callbacks queue.
 
 Returning acknowledges the SQS record; raising RecordRetry lists it in ``batchItemFailures``.
+A job that must run again is re-sent (services.requeue), so its old message is acknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
+from gen_ai_contracts.queue import QueueMessage
 from worker.errors import ErrorCode, JobError, RecordRetry, RejectedMessageError, RetryableJobError
 from worker.log import logger
 from worker.models.job import Claim, JobRecord, JobRef, JobSpend
-from worker.services.backoff import lease_wait_seconds, retry_delay_seconds
 from worker.services.callback_events import CallbacksNotConfiguredError, owed_event, queue_event
 from worker.services.failures import classify
 from worker.services.invocation import Invocation
-from worker.services.messages import Delivery
+from worker.services.messages import Delivery, log_keys
+from worker.services.redelivery import Redelivery
+from worker.services.requeue import Requeue
+from worker.services.resend import DeadLetterNotConfiguredError, copy_to_dead_letters
 from worker.services.tracing import JobTrace
 
 _AWS_ERRORS = (ClientError, BotoCoreError)
-
-
-def log_keys(delivery: Delivery, job: JobRef | None = None) -> dict[str, Any]:
-    """Identifiers for a log line about this delivery: never the body, text or result."""
-    keys: dict[str, Any] = {"message_id": delivery.message_id}
-    keys["receive_count"] = delivery.receive_count
-    if job is not None:
-        keys.update(job_id=job.job_id, request_id=job.request_id, task=job.task)
-    return keys
 
 
 class Outcomes:
@@ -41,6 +34,8 @@ class Outcomes:
     def __init__(self, invocation: Invocation) -> None:
         self._run = invocation
         self._worker = invocation.worker
+        self.redelivery = Redelivery(invocation)
+        self.requeue = Requeue(invocation, self.redelivery, self.fail)
 
     async def succeeded(
         self,
@@ -49,6 +44,7 @@ class Outcomes:
         output: BaseModel,
         trace: JobTrace,
         *,
+        message: QueueMessage | None = None,
         spend: JobSpend | None = None,
     ) -> str:
         result_json = output.model_dump_json()
@@ -57,7 +53,8 @@ class Outcomes:
                 self._worker.jobs.succeed, job, result_json=result_json, spend=spend
             )
         except _AWS_ERRORS as exc:
-            return await self.failed(job, delivery, classify(exc), trace, spend=spend)
+            error = classify(exc)
+            return await self.failed(job, delivery, error, trace, message=message, spend=spend)
         if stored is None:
             # A takeover after our lease expired: the other attempt owns the job now.
             logger.warning("lease lost; result discarded", extra=log_keys(delivery, job))
@@ -78,33 +75,52 @@ class Outcomes:
         error: JobError,
         trace: JobTrace,
         *,
+        message: QueueMessage | None = None,
         spend: JobSpend | None = None,
     ) -> str:
-        """Terminal: fail, ack. Retryable: release, redeliver; give up on the last receive.
-        ``spend`` (tokens and cost of this attempt) is added to the job's totals either way."""
+        """Terminal: fail, ack. Retryable: run again from a re-sent copy, unless it was a real
+        attempt and the job has spent JOB_MAX_ATTEMPTS. ``spend`` (this attempt's tokens and
+        cost) is added to the job's totals either way."""
         if not error.retryable:
-            await self._fail(job, delivery, error.code, error.message, trace, spend)
+            await self.fail(job, delivery, error.code, error.message, trace, spend)
             return "failed"
-        if delivery.receive_count >= self._worker.settings.queue_max_receive_count:
-            message = (
-                f"gave up after {delivery.receive_count} deliveries;"
-                f" last error {error.code}: {error.message}"
+        if error.counts_as_attempt and job.attempts >= self._worker.settings.job_max_attempts:
+            text = (
+                f"gave up after {job.attempts} attempts; last error {error.code}: {error.message}"
             )
-            code = ErrorCode.RETRIES_EXHAUSTED
-            await self._fail(job, delivery, code, message, trace, spend)
-            raise RecordRetry(
-                ErrorCode.RETRIES_EXHAUSTED
-            )  # still reported: SQS moves it to the DLQ
-        trace.outcome(status="queued", error_code=error.code)
+            tenant = message.tenant if message is not None else None
+            return await self.exhausted(job, delivery, text, trace, tenant=tenant, spend=spend)
+        return await self.requeue.again(job, delivery, error, trace, message=message, spend=spend)
+
+    async def exhausted(
+        self,
+        job: JobRef,
+        delivery: Delivery,
+        text: str,
+        trace: JobTrace,
+        *,
+        tenant: str | None,
+        spend: JobSpend | None = None,
+    ) -> str:
+        """Fail the job as ``retries_exhausted``, copy its message to the DLQ, and ack."""
+        stored = await self.fail(job, delivery, ErrorCode.RETRIES_EXHAUSTED, text, trace, spend)
+        if stored is None:
+            return "failed"  # another attempt holds the job now; it decides
+        keys = log_keys(delivery, job)
         try:
             await asyncio.to_thread(
-                self._worker.jobs.release, job, code=error.code, message=error.message, spend=spend
+                copy_to_dead_letters,
+                self._worker.sqs,
+                self._worker.settings.dlq_url,
+                delivery.body,
+                tenant=tenant,
             )
-        except _AWS_ERRORS:
-            logger.warning(
-                "claim not released; it ends with the lease", extra=log_keys(delivery, job)
-            )
-        await self.redeliver(delivery, error, job=job)
+        except (*_AWS_ERRORS, DeadLetterNotConfiguredError) as exc:
+            # The job is final either way: its record says why; only the copy is missing.
+            logger.error("job not copied to the DLQ", extra={**keys, "reason": str(exc)})
+        else:
+            logger.info("job copied to the DLQ", extra=keys)
+        return "failed"
 
     def rejected(self, delivery: Delivery, rejected: RejectedMessageError) -> str:
         """A message that is not a runnable job and whose job cannot be (or is already) settled."""
@@ -124,6 +140,13 @@ class Outcomes:
             await self.queue_callback(claim.record, delivery, job)
         return "duplicate"
 
+    def stale(self, job: JobRef, delivery: Delivery, claim: Claim) -> str:
+        """Ack a copy the job has moved past: a newer copy (higher ``dispatch``) carries it."""
+        keys = {**log_keys(delivery, job), "dispatch": job.dispatch, "newest": claim.dispatch}
+        logger.info("superseded copy of a re-sent job; acknowledged", extra=keys)
+        self._run.metrics.stale()
+        return "stale"
+
     async def queue_callback(self, record: JobRecord, delivery: Delivery, job: JobRef) -> None:
         """Queue the webhook event the finished ``record`` owes, if any; if that fails, the
         record is redelivered rather than acknowledged, so the event is never lost."""
@@ -139,34 +162,10 @@ class Outcomes:
         except (*_AWS_ERRORS, CallbacksNotConfiguredError) as exc:
             logger.error("webhook event not queued", extra={**keys, "reason": str(exc)})
             error = RetryableJobError(ErrorCode.CALLBACK_NOT_QUEUED, "webhook event not queued")
-            await self.redeliver(delivery, error, job=job)
+            await self.redelivery.redeliver(delivery, error, job=job)
         logger.info("webhook event queued", extra=keys)
 
-    async def busy(self, job: JobRef, delivery: Delivery, claim: Claim) -> NoReturn:
-        """Never ack: the holder may still crash. Come back when its lease ends."""
-        delay = lease_wait_seconds(claim.lease_expires_at or 0.0, now=time.time())
-        keys = {**log_keys(delivery, job), "retry_in_seconds": delay}
-        logger.info("job held by another live attempt; retrying later", extra=keys)
-        await self._set_visibility(delivery, delay, keys)
-        raise RecordRetry(ErrorCode.JOB_BUSY)
-
-    async def redeliver(
-        self, delivery: Delivery, error: JobError, *, job: JobRef | None
-    ) -> NoReturn:
-        settings = self._worker.settings
-        delay = retry_delay_seconds(
-            error,
-            receive_count=delivery.receive_count,
-            base_seconds=settings.worker_retry_base_seconds,
-            cap_seconds=settings.worker_retry_cap_seconds,
-        )
-        keys = {**log_keys(delivery, job), "error_code": error.code, "retry_in_seconds": delay}
-        logger.warning("retryable failure; message will be redelivered", extra=keys)
-        self._run.metrics.retried()
-        await self._set_visibility(delivery, delay, keys)
-        raise RecordRetry(error.code)
-
-    async def _fail(
+    async def fail(
         self,
         job: JobRef,
         delivery: Delivery,
@@ -174,7 +173,9 @@ class Outcomes:
         message: str,
         trace: JobTrace,
         spend: JobSpend | None = None,
-    ) -> None:
+    ) -> JobRecord | None:
+        """Fail the job for good and queue its webhook event; the record as stored, or None
+        when another attempt holds the job now."""
         keys = {**log_keys(delivery, job), "error_code": code}
         try:
             stored = await asyncio.to_thread(
@@ -189,14 +190,4 @@ class Outcomes:
         logger.error("job failed", extra=keys)
         if stored is not None:
             await self.queue_callback(stored, delivery, job)
-
-    async def _set_visibility(self, delivery: Delivery, seconds: int, keys: dict[str, Any]) -> None:
-        try:
-            await asyncio.to_thread(
-                self._worker.sqs.change_message_visibility,
-                QueueUrl=self._worker.settings.queue_url,
-                ReceiptHandle=delivery.receipt_handle,
-                VisibilityTimeout=seconds,
-            )
-        except _AWS_ERRORS:
-            logger.warning("visibility unchanged; the queue's timeout applies", extra=keys)
+        return stored

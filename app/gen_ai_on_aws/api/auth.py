@@ -38,8 +38,9 @@ def matches_any_key(candidate: str, keys: Iterable[SecretStr]) -> bool:
 
 def client_scope(api_key: str | None, settings: Settings) -> str:
     """Whose request this is, as a name safe to store: `default` when the API is open, else a
-    fingerprint of the (already verified) key, never the key. Idempotency keys live in this
-    namespace; mapping keys to tenants later changes this one function."""
+    fingerprint of the (already verified) key, never the key. It is the tenant: Idempotency
+    keys live in its namespace and its jobs' messages carry it as MessageGroupId (SQS fair
+    queues). Mapping keys to tenants later changes this one function."""
     if not settings.api_keys or api_key is None:
         return "default"
     return "key-" + hashlib.sha256(api_key.encode()).hexdigest()[:16]

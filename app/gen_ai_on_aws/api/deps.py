@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from gen_ai_contracts.queue import PRIORITIES
 from gen_ai_on_aws.api.errors import request_id_of
 from gen_ai_on_aws.config import Settings, get_settings
 from gen_ai_on_aws.services.aws import (
@@ -13,7 +14,7 @@ from gen_ai_on_aws.services.aws import (
     create_sqs_client,
 )
 from gen_ai_on_aws.services.jobs_repository import JobsRepository
-from gen_ai_on_aws.services.queue_service import QueueService
+from gen_ai_on_aws.services.queue_service import JobQueues, QueueService
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
@@ -26,10 +27,12 @@ def get_dynamodb_client(settings: SettingsDep) -> DynamoDBClient:
     return create_dynamodb_client(settings.aws_region)
 
 
-def get_queue_service(
+def get_job_queues(
     settings: SettingsDep, client: Annotated[SQSClient, Depends(get_sqs_client)]
-) -> QueueService:
-    return QueueService(client=client, queue_url=settings.queue_url)
+) -> JobQueues:
+    """The queue of each lane: QUEUE_URL_HIGH / QUEUE_URL_LOW, else QUEUE_URL."""
+    lane_urls = {priority: settings.queue_url_for(priority) for priority in PRIORITIES}
+    return JobQueues(client=client, lane_urls=lane_urls)
 
 
 def get_callback_queue(
@@ -60,7 +63,7 @@ def require_json_body(request: Request) -> None:
         raise HTTPException(status_code=415)  # body and code: api/errors.py
 
 
-QueueDep = Annotated[QueueService, Depends(get_queue_service)]
+JobQueuesDep = Annotated[JobQueues, Depends(get_job_queues)]
 CallbackQueueDep = Annotated[QueueService | None, Depends(get_callback_queue)]
 DynamoDBDep = Annotated[DynamoDBClient, Depends(get_dynamodb_client)]
 JobsDep = Annotated[JobsRepository, Depends(get_jobs_repository)]

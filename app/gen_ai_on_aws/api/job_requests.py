@@ -1,8 +1,9 @@
 """Checks of a job submission, all made before any AWS call: task, input, model, callback.
 
 Each failure is a 422 whose `details` name the field (`task`, `input.<path>`, `model`,
-`callback_url`). The client's task and model names are never echoed into the answer, and
-logged only `quoted`; a callback URL is neither echoed nor logged (it may hold a token).
+`callback_url`; an invalid `priority` is refused by the request model before these run). The
+client's task and model names are never echoed into the answer, and logged only `quoted`; a
+callback URL is neither echoed nor logged (it may hold a token).
 """
 
 from typing import Any
@@ -29,6 +30,7 @@ def check_job(job: JobCreate, settings: Settings) -> NewJob:
         payload=payload.model_dump(mode="json"),
         model=job.model,
         callback_url=require_callback_url(job.callback_url, settings),
+        priority=job.priority,
     )
 
 

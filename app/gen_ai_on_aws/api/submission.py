@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request, status
 
-from gen_ai_on_aws.api.deps import JobsDep, QueueDep, RequestIdDep
+from gen_ai_on_aws.api.auth import ApiKeyDep, client_scope
+from gen_ai_on_aws.api.deps import JobQueuesDep, JobsDep, RequestIdDep, SettingsDep
 from gen_ai_on_aws.api.errors import SERVICE_ERRORS, error_responses
 from gen_ai_on_aws.api.idempotency import REPLAYED_HEADER, SavedResponse, saved_response
 from gen_ai_on_aws.api.urls import public_url_for
@@ -26,25 +27,33 @@ CheckedItem = NewJob | BatchItemError
 
 
 class JobSubmitter:
-    """Submits validated jobs (blocking boto3 calls: call from a sync route)."""
+    """Submits validated jobs (blocking boto3 calls: call from a sync route), each to its
+    lane's queue, under the caller's tenant (`client_scope`: the MessageGroupId that SQS fair
+    queues share delivery by)."""
 
     def __init__(
-        self, *, request: Request, jobs: JobsDep, queue: QueueDep, request_id: RequestIdDep
+        self,
+        *,
+        request: Request,
+        settings: SettingsDep,
+        api_key: ApiKeyDep,
+        jobs: JobsDep,
+        queues: JobQueuesDep,
+        request_id: RequestIdDep,
     ) -> None:
         self._request = request
         self._jobs = jobs
-        self._queue = queue
+        self._queues = queues
         self._request_id = request_id
+        self._tenant = client_scope(api_key, settings)
 
     def submit(self, job: NewJob) -> SavedResponse:
         """Record and enqueue one job: 202 with `Location`."""
         job_id = submit_job(
             jobs=self._jobs,
-            queue=self._queue,
-            task=job.task,
-            payload=job.payload,
-            model=job.model,
-            callback_url=job.callback_url,
+            queues=self._queues,
+            job=job,
+            tenant=self._tenant,
             request_id=self._request_id,
             now=datetime.now(UTC),
         )
@@ -59,8 +68,9 @@ class JobSubmitter:
         valid = [item for item in items if isinstance(item, NewJob)]
         outcomes = submit_jobs(
             jobs=self._jobs,
-            queue=self._queue,
+            queues=self._queues,
             new_jobs=valid,
+            tenant=self._tenant,
             request_id=self._request_id,
             now=datetime.now(UTC),
         )

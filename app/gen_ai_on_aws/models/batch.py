@@ -4,6 +4,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from gen_ai_contracts.queue import Priority
 from gen_ai_on_aws.models.errors import ErrorDetail
 from gen_ai_on_aws.models.jobs import JobCreate
 
@@ -15,17 +16,23 @@ JobItem = Annotated[dict[str, Any], WithJsonSchema(JobCreate.model_json_schema()
 
 
 class JobBatchCreate(BaseModel):
-    """Jobs to submit together; answered item by item, in the same order."""
+    """Jobs to submit together; answered item by item, in the same order. `priority` is the
+    lane of every item that names none (an item's own `priority` wins)."""
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
             "examples": [
                 {
+                    "priority": "low",
                     "jobs": [
                         {"task": "extract_user", "input": {"text": "Jason is 25 years old"}},
-                        {"task": "complete", "input": {"prompt": "Write a haiku about queues."}},
-                    ]
+                        {
+                            "task": "complete",
+                            "input": {"prompt": "Write a haiku about queues."},
+                            "priority": "high",
+                        },
+                    ],
                 }
             ]
         },
@@ -35,6 +42,10 @@ class JobBatchCreate(BaseModel):
         list[JobItem],
         Field(min_length=1, max_length=MAX_BATCH_JOBS, description="1 to 100 POST /jobs bodies."),
     ]
+    priority: Annotated[
+        Priority,
+        Field(description="The lane of every item that names none; an item's own wins."),
+    ] = "normal"
 
 
 class BatchItemQueued(BaseModel):

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gen_ai_contracts.jobs import JobPublic
-from gen_ai_contracts.queue import ModelName
+from gen_ai_contracts.queue import ModelName, Priority
 from gen_ai_contracts.tasks.extract_user import ExtractUserRequest
 
 # Checked by the route (SSRF guard, and only when webhooks are configured), not by pydantic, so
@@ -21,6 +21,16 @@ CallbackUrl = Annotated[
     ),
 ]
 
+# The lane a job waits in: each lane is its own queue with its own share of the workers, so
+# `high` work overtakes a backlog of `normal` and `low` (app/README.md, "Priority lanes").
+PriorityField = Annotated[
+    Priority,
+    Field(
+        description="`high`, `normal` or `low`: the lane the job waits in. High-priority work "
+        "overtakes a backlog of normal and low work."
+    ),
+]
+
 
 class JobCreate(BaseModel):
     """A job for any task of `GET /tasks`; `input` is validated with that task's input model."""
@@ -30,7 +40,12 @@ class JobCreate(BaseModel):
         json_schema_extra={
             "examples": [
                 {"task": "complete", "input": {"prompt": "Write a haiku about queues."}},
-                {"task": "extract_user", "input": {"text": "Jason is 25 years old"}, "model": None},
+                {
+                    "task": "extract_user",
+                    "input": {"text": "Jason is 25 years old"},
+                    "model": None,
+                    "priority": "high",
+                },
             ]
         },
     )
@@ -44,16 +59,20 @@ class JobCreate(BaseModel):
         Field(description="A model from LLM_ALLOWED_MODELS; null = the deployment's LLM_MODEL."),
     ] = None
     callback_url: CallbackUrl = None
+    priority: PriorityField = "normal"
 
 
 class ExtractUserAsyncRequest(ExtractUserRequest):
-    """The `extract_user` input plus an optional webhook (the task's input model is unchanged:
-    `callback_url` never reaches the queue message)."""
+    """The `extract_user` input plus an optional webhook and lane (the task's input model is
+    unchanged: `callback_url` and `priority` are not part of the payload)."""
 
     callback_url: CallbackUrl = None
+    priority: PriorityField = "normal"
 
     def task_input(self) -> ExtractUserRequest:
-        return ExtractUserRequest.model_validate(self.model_dump(exclude={"callback_url"}))
+        return ExtractUserRequest.model_validate(
+            self.model_dump(exclude={"callback_url", "priority"})
+        )
 
 
 class JobCreated(BaseModel):

@@ -1,4 +1,5 @@
-"""Submit many jobs: per 10, one BatchWriteItem of `queued` records, then SendMessageBatch.
+"""Submit many jobs: per lane and per 10, one BatchWriteItem of `queued` records, then
+SendMessageBatch to that lane's queue.
 
 An item whose record was not written is reported, not sent; an item whose message SQS did
 not accept has its record deleted again, so no `queued` job exists that no worker will run.
@@ -8,12 +9,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import uuid4
 
+from gen_ai_contracts.queue import PRIORITIES
 from gen_ai_on_aws.logs import logger
 from gen_ai_on_aws.services.errors import QueueUnavailableError, ServiceError, StoreUnavailableError
-from gen_ai_on_aws.services.job_records import QueuedJob
-from gen_ai_on_aws.services.job_submission import NewJob, delete_orphan, queue_message
+from gen_ai_on_aws.services.job_submission import (
+    NewJob,
+    delete_orphan,
+    queue_message,
+    queued_record,
+)
 from gen_ai_on_aws.services.jobs_repository import JobsRepository
-from gen_ai_on_aws.services.queue_service import QueueService, message_groups
+from gen_ai_on_aws.services.queue_service import JobQueues, QueueService, message_groups
 
 # The issue's unit of work: one DynamoDB write and (size permitting) one SQS send per 10 jobs.
 CHUNK_SIZE = 10
@@ -25,19 +31,30 @@ Outcome = str | ServiceError
 def submit_jobs(
     *,
     jobs: JobsRepository,
-    queue: QueueService,
+    queues: JobQueues,
     new_jobs: Sequence[NewJob],
+    tenant: str,
     request_id: str | None,
     now: datetime,
 ) -> list[Outcome]:
-    """Record and enqueue every job, 10 at a time; a failure only affects its own items."""
-    outcomes: list[Outcome] = []
-    for start in range(0, len(new_jobs), CHUNK_SIZE):
-        chunk = new_jobs[start : start + CHUNK_SIZE]
-        outcomes += _submit_chunk(
-            jobs=jobs, queue=queue, chunk=chunk, request_id=request_id, now=now
-        )
-    return outcomes
+    """Record and enqueue every job, lane by lane (high first; a SendMessageBatch goes to one
+    queue) and 10 at a time; a failure only affects its own items. Outcomes are returned in
+    input order."""
+    outcomes: dict[int, Outcome] = {}
+    for priority in PRIORITIES:
+        indexes = [index for index, job in enumerate(new_jobs) if job.priority == priority]
+        for start in range(0, len(indexes), CHUNK_SIZE):
+            chunk = indexes[start : start + CHUNK_SIZE]
+            submitted = _submit_chunk(
+                jobs=jobs,
+                queue=queues.lane(priority),
+                chunk=[new_jobs[index] for index in chunk],
+                tenant=tenant,
+                request_id=request_id,
+                now=now,
+            )
+            outcomes.update(zip(chunk, submitted, strict=True))
+    return [outcomes[index] for index in range(len(new_jobs))]
 
 
 def _submit_chunk(
@@ -45,11 +62,12 @@ def _submit_chunk(
     jobs: JobsRepository,
     queue: QueueService,
     chunk: Sequence[NewJob],
+    tenant: str,
     request_id: str | None,
     now: datetime,
 ) -> list[Outcome]:
     new = {str(uuid4()): job for job in chunk}
-    records = [QueuedJob(job_id, job.task, job.callback_url) for job_id, job in new.items()]
+    records = [queued_record(job, job_id=job_id, tenant=tenant) for job_id, job in new.items()]
     try:
         unwritten = jobs.put_queued_jobs(jobs=records, request_id=request_id, now=now)
     except StoreUnavailableError as exc:
@@ -59,7 +77,7 @@ def _submit_chunk(
         job_id: StoreUnavailableError("record not written") for job_id in unwritten
     }
     messages = [
-        queue_message(job, job_id=job_id, request_id=request_id, now=now)
+        queue_message(job, job_id=job_id, tenant=tenant, request_id=request_id, now=now)
         for job_id, job in new.items()
         if job_id not in unwritten
     ]
@@ -75,7 +93,7 @@ def _submit_chunk(
             continue
         failures |= {job_id: QueueUnavailableError("message refused") for job_id in refused}
         _delete_refused(jobs=jobs, job_ids=sorted(refused))
-    _log_chunk(new=new, failures=failures)
+    _log_chunk(new=new, tenant=tenant, failures=failures)
     return [failures.get(job_id, job_id) for job_id in new]
 
 
@@ -94,9 +112,16 @@ def _delete_refused(*, jobs: JobsRepository, job_ids: Sequence[str]) -> None:
         logger.error("could not remove the unqueued job", extra={"job_id": job_id, "error": reason})
 
 
-def _log_chunk(*, new: dict[str, NewJob], failures: dict[str, ServiceError]) -> None:
+def _log_chunk(*, new: dict[str, NewJob], tenant: str, failures: dict[str, ServiceError]) -> None:
     for job_id, job in new.items():
-        keys = {"job_id": job_id, "task": job.task, "model": job.model, "batch": True}
+        keys = {
+            "job_id": job_id,
+            "task": job.task,
+            "model": job.model,
+            "priority": job.priority,
+            "tenant": tenant,
+            "batch": True,
+        }
         if job_id in failures:
             logger.warning("job not queued", extra={**keys, "error": str(failures[job_id])})
         else:

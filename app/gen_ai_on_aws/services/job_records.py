@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from gen_ai_contracts.jobs import rfc3339
+from gen_ai_contracts.queue import Priority
 
 # A job submitted with a callback_url starts with this webhook state (shown by GET /jobs/{id}).
 PENDING_CALLBACK = {"status": {"S": "pending"}, "attempts": {"N": "0"}}
@@ -12,11 +13,14 @@ PENDING_CALLBACK = {"status": {"S": "pending"}, "attempts": {"N": "0"}}
 
 @dataclass(frozen=True)
 class QueuedJob:
-    """What a new record holds beyond its timestamps: the callback URL is stored, never shown."""
+    """What a new record holds beyond its timestamps. The callback URL and the tenant (the
+    message's MessageGroupId) are stored, never shown."""
 
     job_id: str
     task: str
     callback_url: str | None = None
+    priority: Priority = "normal"
+    tenant: str | None = None
 
 
 def queued_item(
@@ -28,11 +32,14 @@ def queued_item(
         "job_id": {"S": job.job_id},
         "status": {"S": "queued"},
         "task": {"S": job.task},
+        "priority": {"S": job.priority},
         "created_at": {"S": timestamp},
         "updated_at": {"S": timestamp},
         "attempts": {"N": "0"},
         "expires_at": {"N": str(int(now.timestamp()) + ttl_seconds)},
     }
+    if job.tenant is not None:
+        item["tenant"] = {"S": job.tenant}
     if request_id is not None:
         item["request_id"] = {"S": request_id}
     if job.callback_url is not None:

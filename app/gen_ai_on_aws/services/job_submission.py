@@ -1,15 +1,16 @@
-"""Submit a job: record it as `queued`, then enqueue it; never leave an orphan behind."""
+"""Submit a job: record it as `queued`, then enqueue it in its lane; never leave an orphan."""
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
-from gen_ai_contracts.queue import QueueMessage
+from gen_ai_contracts.queue import Priority, QueueMessage
 from gen_ai_on_aws.logs import logger
 from gen_ai_on_aws.services.errors import QueueUnavailableError, StoreUnavailableError
+from gen_ai_on_aws.services.job_records import QueuedJob
 from gen_ai_on_aws.services.jobs_repository import JobsRepository
-from gen_ai_on_aws.services.queue_service import QueueService
+from gen_ai_on_aws.services.queue_service import JobQueues
 
 
 @dataclass(frozen=True)
@@ -20,10 +21,11 @@ class NewJob:
     payload: dict[str, Any]
     model: str | None = None
     callback_url: str | None = None
+    priority: Priority = "normal"
 
 
 def queue_message(
-    job: NewJob, *, job_id: str, request_id: str | None, now: datetime
+    job: NewJob, *, job_id: str, tenant: str, request_id: str | None, now: datetime
 ) -> QueueMessage:
     """The envelope the worker receives for `job` (the callback URL stays in the record)."""
     return QueueMessage(
@@ -33,31 +35,43 @@ def queue_message(
         submitted_at=now,
         request_id=request_id,
         model=job.model,
+        priority=job.priority,
+        tenant=tenant,
+    )
+
+
+def queued_record(job: NewJob, *, job_id: str, tenant: str) -> QueuedJob:
+    """What the `queued` record of `job` stores beyond its timestamps."""
+    return QueuedJob(
+        job_id=job_id,
+        task=job.task,
+        callback_url=job.callback_url,
+        priority=job.priority,
+        tenant=tenant,
     )
 
 
 def submit_job(
     *,
     jobs: JobsRepository,
-    queue: QueueService,
-    task: str,
-    payload: dict[str, Any],
+    queues: JobQueues,
+    job: NewJob,
+    tenant: str,
     request_id: str | None,
     now: datetime,
-    model: str | None = None,
-    callback_url: str | None = None,
 ) -> str:
-    """Return the new job's id. The record is written first so the worker always finds it.
+    """Return the new job's id. The record is written first so the worker always finds it;
+    the message goes to the queue of the job's lane, with `tenant` as its MessageGroupId.
 
-    `task`, `model` and `callback_url` are already checked (registry, allow-list, SSRF guard)."""
+    `job` is already checked (registry, allow-list, SSRF guard); `tenant` is a non-secret id
+    (`client_scope`), never the API key."""
     job_id = str(uuid4())
-    job = NewJob(task=task, payload=payload, model=model, callback_url=callback_url)
-    message = queue_message(job, job_id=job_id, request_id=request_id, now=now)
+    message = queue_message(job, job_id=job_id, tenant=tenant, request_id=request_id, now=now)
     jobs.put_queued_job(
-        job_id=job_id, task=task, request_id=request_id, now=now, callback_url=callback_url
+        job=queued_record(job, job_id=job_id, tenant=tenant), request_id=request_id, now=now
     )
     try:
-        message_id = queue.send_message(message=message)
+        message_id = queues.lane(job.priority).send_message(message=message, group_id=tenant)
     except QueueUnavailableError as exc:
         logger.warning(
             "enqueue failed; removing the job", extra={"job_id": job_id, "error": str(exc)}
@@ -68,10 +82,12 @@ def submit_job(
         "job queued",
         extra={
             "job_id": job_id,
-            "task": task,
-            "model": model,
+            "task": job.task,
+            "model": job.model,
+            "priority": job.priority,
+            "tenant": tenant,
             "message_id": message_id,
-            "callback": callback_url is not None,  # never the URL: it may hold a token
+            "callback": job.callback_url is not None,  # never the URL: it may hold a token
         },
     )
     return job_id

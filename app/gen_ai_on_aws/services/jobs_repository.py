@@ -36,17 +36,8 @@ class JobsRepository:
         self._table_name = table_name
         self._ttl_seconds = ttl_seconds
 
-    def put_queued_job(
-        self,
-        *,
-        job_id: str,
-        task: str,
-        request_id: str | None,
-        now: datetime,
-        callback_url: str | None = None,
-    ) -> None:
+    def put_queued_job(self, *, job: QueuedJob, request_id: str | None, now: datetime) -> None:
         """Create the record as `queued`, expiring `JOB_TTL_SECONDS` from now."""
-        job = QueuedJob(job_id=job_id, task=task, callback_url=callback_url)
         item = queued_item(job, request_id=request_id, now=now, ttl_seconds=self._ttl_seconds)
         # Conditional so a (practically impossible) id collision can never overwrite a job.
         self._call(

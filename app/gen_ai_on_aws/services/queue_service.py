@@ -1,10 +1,17 @@
-"""Send JSON messages to an SQS queue: one at a time, or in batches of job envelopes."""
+"""Send JSON messages to an SQS queue: one at a time, or in batches of job envelopes; and the
+jobs queue of each priority lane.
 
-from collections.abc import Sequence
+Job messages carry the tenant as `MessageGroupId`. On a standard queue that turns on SQS fair
+queues: when one tenant's backlog grows, SQS delivers the other tenants' messages first, so
+their dwell time stays low. Order within a group is not guaranteed (it is not a FIFO queue).
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel
 
-from gen_ai_contracts.queue import QueueMessage
+from gen_ai_contracts.queue import PRIORITIES, Priority, QueueMessage
 from gen_ai_on_aws.services.aws import AwsCallError, SQSClient, describe_aws_error
 from gen_ai_on_aws.services.errors import QueueUnavailableError
 from gen_ai_on_aws.services.retries import retry_unfinished
@@ -22,11 +29,13 @@ class QueueService:
         self._client = client
         self._queue_url = queue_url
 
-    def send_message(self, *, message: BaseModel) -> str:
-        """Send one message as UTF-8 JSON; return SQS's message id."""
+    def send_message(self, *, message: BaseModel, group_id: str | None = None) -> str:
+        """Send one message as UTF-8 JSON (with `group_id` as its MessageGroupId, if given);
+        return SQS's message id."""
+        group: dict[str, Any] = {} if group_id is None else {"MessageGroupId": group_id}
         try:
             response = self._client.send_message(
-                QueueUrl=self._queue_url, MessageBody=message.model_dump_json()
+                QueueUrl=self._queue_url, MessageBody=message.model_dump_json(), **group
             )
         except AwsCallError as exc:
             raise QueueUnavailableError(f"SendMessage failed: {describe_aws_error(exc)}") from exc
@@ -34,14 +43,15 @@ class QueueService:
 
     def send_message_batch(self, *, messages: Sequence[QueueMessage]) -> set[str]:
         """Send one group of `message_groups` in one SendMessageBatch call (entries failed on
-        SQS's side are retried); return the job ids SQS did not accept.
+        SQS's side are retried), each with its tenant as MessageGroupId; return the job ids SQS
+        did not accept.
 
         Raises QueueUnavailableError when the call fails outright: then SQS may or may not
         have accepted them."""
-        bodies = {message.job_id: message.model_dump_json() for message in messages}
+        entries_by_id = {message.job_id: _batch_entry(message) for message in messages}
 
         def send(pending: Sequence[str]) -> list[str]:
-            entries = [{"Id": job_id, "MessageBody": bodies[job_id]} for job_id in pending]
+            entries = [entries_by_id[job_id] for job_id in pending]
             response = self._client.send_message_batch(QueueUrl=self._queue_url, Entries=entries)  # type: ignore[arg-type]
             failed = response.get("Failed", [])
             refused.update(entry["Id"] for entry in failed if entry["SenderFault"])
@@ -49,11 +59,40 @@ class QueueService:
 
         refused: set[str] = set()
         try:
-            return refused | set(retry_unfinished(send, list(bodies)))
+            return refused | set(retry_unfinished(send, list(entries_by_id)))
         except AwsCallError as exc:
             raise QueueUnavailableError(
                 f"SendMessageBatch failed: {describe_aws_error(exc)}"
             ) from exc
+
+
+class JobQueues:
+    """The jobs queue of each priority lane (`SharedSettings.queue_url_for`: a lane without
+    its own URL shares the normal lane's queue)."""
+
+    def __init__(self, *, client: SQSClient, lane_urls: Mapping[Priority, str]) -> None:
+        missing = [priority for priority in PRIORITIES if not lane_urls.get(priority)]
+        if missing:
+            raise ValueError(f"no queue URL for the lanes {missing}")
+        self._lanes = {
+            priority: QueueService(client=client, queue_url=lane_urls[priority])
+            for priority in PRIORITIES
+        }
+
+    @classmethod
+    def single(cls, *, client: SQSClient, queue_url: str) -> "JobQueues":
+        """Every lane on one queue (a stack without lanes)."""
+        return cls(client=client, lane_urls=dict.fromkeys(PRIORITIES, queue_url))
+
+    def lane(self, priority: Priority) -> QueueService:
+        return self._lanes[priority]
+
+
+def _batch_entry(message: QueueMessage) -> dict[str, str]:
+    entry = {"Id": message.job_id, "MessageBody": message.model_dump_json()}
+    if message.tenant is not None:
+        entry["MessageGroupId"] = message.tenant
+    return entry
 
 
 def message_groups(messages: Sequence[QueueMessage]) -> list[list[QueueMessage]]:

@@ -184,7 +184,9 @@ def test_100_items_are_accepted(client: TestClient, stored: Any) -> None:
 # --- dependency failures -----------------------------------------------------------------
 
 
-def fail_entries(job_ids_to_fail: Callable[[list[dict[str, Any]]], set[str]], *, sender: bool):
+def fail_entries(
+    job_ids_to_fail: Callable[[list[dict[str, Any]]], set[str]], *, sender: bool
+) -> Callable[..., Any]:
     """A SendMessageBatch that reports some entries `Failed` and sends the others."""
 
     def send(real: Callable[..., Any], **kwargs: Any) -> Any:

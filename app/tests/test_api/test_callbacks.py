@@ -130,7 +130,7 @@ def test_a_callback_without_a_callbacks_queue_is_422_callbacks_not_configured(
 
 
 def test_extract_user_async_still_refuses_unknown_fields(client: TestClient) -> None:
-    response = client.post("/extract-user-async", json={"text": TEXT, "priority": 1})
+    response = client.post("/extract-user-async", json={"text": TEXT, "colour": "blue"})
 
     assert response.status_code == 422
     assert response.json()["details"][0]["type"] == "extra_forbidden"

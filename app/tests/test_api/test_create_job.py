@@ -219,7 +219,7 @@ def test_invalid_input_is_never_echoed(offline_aws: TestClient) -> None:
 @pytest.mark.parametrize(
     ("job", "field", "error_type"),
     [
-        ({**COMPLETE, "priority": 1}, "priority", "extra_forbidden"),
+        ({**COMPLETE, "colour": "blue"}, "colour", "extra_forbidden"),
         ({"input": COMPLETE["input"]}, "task", "missing"),
         ({"task": "complete"}, "input", "missing"),
         ({"task": "complete", "input": "Write a haiku"}, "input", "dict_type"),

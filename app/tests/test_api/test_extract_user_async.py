@@ -60,8 +60,16 @@ def test_records_the_job_and_enqueues_the_contract_message(
         "submitted_at",
         "request_id",
         "model",
+        "priority",
+        "tenant",
+        "dispatch",
     }
     assert message["model"] is None
+    assert (message["priority"], message["tenant"], message["dispatch"]) == (
+        "normal",
+        "default",
+        0,
+    )
     assert message["job_id"] == job_id
     assert message["task"] == "extract_user"
     assert message["payload"] == {"text": JASON}
@@ -118,7 +126,7 @@ def test_store_failure_returns_503_and_sends_no_message(
 
 def test_validation_errors_name_the_fields(client: TestClient) -> None:
     response = client.post(
-        "/extract-user-async", json={"text": "a" * (MAX_TEXT_CHARS + 1), "priority": "high"}
+        "/extract-user-async", json={"text": "a" * (MAX_TEXT_CHARS + 1), "colour": "blue"}
     )
 
     assert response.status_code == 422
@@ -128,7 +136,7 @@ def test_validation_errors_name_the_fields(client: TestClient) -> None:
         (d["location"], d["field"], d["type"].endswith("too_long")) for d in body["details"]
     } == {
         ("body", "text", True),
-        ("body", "priority", False),
+        ("body", "colour", False),
     }
 
 

@@ -53,6 +53,8 @@ def test_running_job_shows_status_without_result(
         "created_at": "2026-11-23T14:45:00.123456Z",
         "updated_at": "2026-11-23T14:45:02.500000Z",
         "attempts": 1,
+        "priority": "normal",
+        "last_error": None,
         "result": None,
         "error": None,
         "model": None,
@@ -149,11 +151,15 @@ def test_internal_attributes_stay_private(client: TestClient, api_env: StackReso
         last_error=last_error,
         lease_expires_at={"N": "1"},
         request_id={"S": "req-1"},
+        tenant={"S": "key-0123456789abcdef"},
+        dispatch={"N": "2"},
+        priority={"S": "low"},
     )
 
     body = client.get(f"/jobs/{job_id}").json()
 
-    # THEN the public view has its fixed fields only
+    # THEN the public view has its fixed fields only (the tenant, lease, request id and
+    # dispatch counter are the worker's and the API's bookkeeping)
     assert set(body) == {
         "job_id",
         "status",
@@ -161,6 +167,8 @@ def test_internal_attributes_stay_private(client: TestClient, api_env: StackReso
         "created_at",
         "updated_at",
         "attempts",
+        "priority",
+        "last_error",
         "result",
         "error",
         "model",
@@ -168,6 +176,31 @@ def test_internal_attributes_stay_private(client: TestClient, api_env: StackReso
         "cost_usd",
         "callback",
     }
+    assert "key-0123456789abcdef" not in json.dumps(body)
+    assert body["priority"] == "low"
+
+
+def test_a_queued_job_shows_why_its_last_attempt_did_not_finish(
+    client: TestClient, api_env: StackResources
+) -> None:
+    # GIVEN a job deferred while its provider was down
+    job_id = str(uuid4())
+    last_error = {"M": {"code": {"S": "provider_unavailable"}, "message": {"S": "circuit open"}}}
+    put_job(api_env.table_name, job_id, "queued", last_error=last_error, attempts={"N": "0"})
+
+    body = client.get(f"/jobs/{job_id}").json()
+
+    assert (body["status"], body["attempts"]) == ("queued", 0)
+    assert body["last_error"] == {"code": "provider_unavailable", "message": "circuit open"}
+
+
+def test_a_final_job_hides_its_last_error(client: TestClient, api_env: StackResources) -> None:
+    job_id = str(uuid4())
+    last_error = {"M": {"code": {"S": "provider_unavailable"}, "message": {"S": "HTTP 503"}}}
+    result = {"S": json.dumps({"name": "Jason", "age": 25, "email": None})}
+    put_job(api_env.table_name, job_id, "succeeded", last_error=last_error, result=result)
+
+    assert client.get(f"/jobs/{job_id}").json()["last_error"] is None
 
 
 def test_unknown_job_returns_404_job_not_found(client: TestClient) -> None:

@@ -122,3 +122,28 @@ def test_docs_page_is_served(offline_client: TestClient) -> None:
 
     assert response.status_code == 200
     assert "swagger-ui" in response.text
+
+
+@pytest.mark.parametrize("model", ["JobCreate", "ExtractUserAsyncRequest", "JobBatchCreate"])
+def test_submissions_document_the_priority_lanes(schema: dict[str, Any], model: str) -> None:
+    properties = schema["components"]["schemas"][model]["properties"]
+    priority = properties["priority"]
+
+    assert priority["enum"] == ["high", "normal", "low"]
+    assert priority["default"] == "normal"
+    assert priority["description"]
+    assert "priority" not in schema["components"]["schemas"][model].get("required", [])
+
+
+def test_batch_items_document_their_own_priority(schema: dict[str, Any]) -> None:
+    items = schema["components"]["schemas"]["JobBatchCreate"]["properties"]["jobs"]["items"]
+
+    assert items["properties"]["priority"]["enum"] == ["high", "normal", "low"]
+
+
+def test_job_view_documents_priority_and_last_error(schema: dict[str, Any]) -> None:
+    job = schema["components"]["schemas"]["JobPublic"]["properties"]
+
+    assert job["priority"]["enum"] == ["high", "normal", "low"]
+    assert "last_error" in job
+    assert "tenant" not in job

@@ -57,14 +57,16 @@ def finished_job_attributes(job_id: str, **extra: dict[str, Any]) -> dict[str, d
 def test_put_queued_job_writes_the_contract_record(aws: StackResources) -> None:
     job_id = str(uuid4())
 
-    build_repository(aws.table_name).put_queued_job(
-        job_id=job_id, task="extract_user", request_id="req-1", now=NOW
-    )
+    job = QueuedJob(job_id=job_id, task="extract_user", priority="high", tenant="key-0123abcd")
+
+    build_repository(aws.table_name).put_queued_job(job=job, request_id="req-1", now=NOW)
 
     assert raw_item(aws.table_name, job_id) == {
         "job_id": {"S": job_id},
         "status": {"S": "queued"},
         "task": {"S": "extract_user"},
+        "priority": {"S": "high"},
+        "tenant": {"S": "key-0123abcd"},
         "request_id": {"S": "req-1"},
         "created_at": {"S": "2026-11-23T14:45:00.123456Z"},
         "updated_at": {"S": "2026-11-23T14:45:00.123456Z"},
@@ -77,7 +79,7 @@ def test_put_queued_job_omits_an_unknown_request_id(aws: StackResources) -> None
     job_id = str(uuid4())
 
     build_repository(aws.table_name).put_queued_job(
-        job_id=job_id, task="extract_user", request_id=None, now=NOW
+        job=QueuedJob(job_id=job_id, task="extract_user"), request_id=None, now=NOW
     )
 
     item = raw_item(aws.table_name, job_id)
@@ -91,7 +93,7 @@ def test_put_queued_job_never_overwrites_an_existing_job(aws: StackResources) ->
 
     with pytest.raises(StoreUnavailableError, match="ConditionalCheckFailed"):
         build_repository(aws.table_name).put_queued_job(
-            job_id=job_id, task="extract_user", request_id=None, now=NOW
+            job=QueuedJob(job_id=job_id, task="extract_user"), request_id=None, now=NOW
         )
     item = raw_item(aws.table_name, job_id)
     assert item is not None
@@ -101,7 +103,9 @@ def test_put_queued_job_never_overwrites_an_existing_job(aws: StackResources) ->
 def test_delete_queued_job_removes_a_queued_job(aws: StackResources) -> None:
     repository = build_repository(aws.table_name)
     job_id = str(uuid4())
-    repository.put_queued_job(job_id=job_id, task="extract_user", request_id=None, now=NOW)
+    repository.put_queued_job(
+        job=QueuedJob(job_id=job_id, task="extract_user"), request_id=None, now=NOW
+    )
 
     repository.delete_queued_job(job_id=job_id)
 
@@ -124,7 +128,9 @@ def test_get_job_returns_none_for_an_unknown_id(aws: StackResources) -> None:
 def test_get_job_returns_a_queued_job(aws: StackResources) -> None:
     repository = build_repository(aws.table_name)
     job_id = str(uuid4())
-    repository.put_queued_job(job_id=job_id, task="extract_user", request_id=None, now=NOW)
+    repository.put_queued_job(
+        job=QueuedJob(job_id=job_id, task="extract_user"), request_id=None, now=NOW
+    )
 
     job = repository.get_job(job_id=job_id, now=NOW)
 
@@ -179,7 +185,9 @@ def test_get_job_treats_an_expired_job_as_absent(aws: StackResources) -> None:
     # DynamoDB deletes expired items up to 48 hours late; the API must not serve them.
     repository = build_repository(aws.table_name)
     job_id = str(uuid4())
-    repository.put_queued_job(job_id=job_id, task="extract_user", request_id=None, now=NOW)
+    repository.put_queued_job(
+        job=QueuedJob(job_id=job_id, task="extract_user"), request_id=None, now=NOW
+    )
     after_expiry = NOW + timedelta(seconds=TTL_SECONDS + 1)
 
     assert repository.get_job(job_id=job_id, now=after_expiry) is None
@@ -189,7 +197,9 @@ def test_get_job_treats_an_expired_job_as_absent(aws: StackResources) -> None:
 @pytest.mark.parametrize(
     "operation",
     [
-        lambda repo: repo.put_queued_job(job_id=str(uuid4()), task="t", request_id=None, now=NOW),
+        lambda repo: repo.put_queued_job(
+            job=QueuedJob(job_id=str(uuid4()), task="t"), request_id=None, now=NOW
+        ),
         lambda repo: repo.get_job(job_id=str(uuid4()), now=NOW),
         lambda repo: repo.delete_queued_job(job_id=str(uuid4())),
         lambda repo: repo.cancel_queued_job(job_id=str(uuid4()), now=NOW),
@@ -232,7 +242,9 @@ def test_put_queued_job_stores_the_callback_with_a_pending_state(aws: StackResou
     job_id = str(uuid4())
 
     build_repository(aws.table_name).put_queued_job(
-        job_id=job_id, task="t", request_id=None, now=NOW, callback_url="https://h.example/x"
+        job=QueuedJob(job_id=job_id, task="t", callback_url="https://h.example/x"),
+        request_id=None,
+        now=NOW,
     )
 
     item = raw_item(aws.table_name, job_id)
@@ -244,11 +256,13 @@ def test_put_queued_job_stores_the_callback_with_a_pending_state(aws: StackResou
 def test_put_queued_jobs_writes_the_same_records_as_put_queued_job(aws: StackResources) -> None:
     repository = build_repository(aws.table_name)
     single, many = str(uuid4()), str(uuid4())
-    repository.put_queued_job(job_id=single, task="t", request_id="r", now=NOW, callback_url="u")
 
-    unwritten = repository.put_queued_jobs(
-        jobs=[QueuedJob(job_id=many, task="t", callback_url="u")], request_id="r", now=NOW
-    )
+    def job(job_id: str) -> QueuedJob:
+        return QueuedJob(job_id, task="t", callback_url="u", priority="low", tenant="default")
+
+    repository.put_queued_job(job=job(single), request_id="r", now=NOW)
+
+    unwritten = repository.put_queued_jobs(jobs=[job(many)], request_id="r", now=NOW)
 
     assert unwritten == set()
     expected = raw_item(aws.table_name, single)
@@ -266,7 +280,9 @@ def test_more_than_25_writes_at_once_are_refused(aws: StackResources) -> None:
 def test_cancel_moves_a_queued_job_and_returns_its_callback(aws: StackResources) -> None:
     repository = build_repository(aws.table_name)
     job_id = str(uuid4())
-    repository.put_queued_job(job_id=job_id, task="t", request_id=None, now=NOW, callback_url="u")
+    repository.put_queued_job(
+        job=QueuedJob(job_id=job_id, task="t", callback_url="u"), request_id=None, now=NOW
+    )
     later = NOW + timedelta(seconds=5)
 
     cancelled = repository.cancel_queued_job(job_id=job_id, now=later)

@@ -12,15 +12,16 @@ import pytest
 from botocore.config import Config
 
 from devstack.resources import StackResources
-from gen_ai_contracts.queue import QueueMessage
+from gen_ai_contracts.queue import PRIORITIES, QueueMessage
 from gen_ai_contracts.tasks.extract_user import MAX_TEXT_CHARS
-from gen_ai_on_aws.api.deps import get_dynamodb_client, get_sqs_client
+from gen_ai_on_aws.api.deps import get_dynamodb_client, get_job_queues, get_sqs_client
 from gen_ai_on_aws.config import Settings
 from gen_ai_on_aws.services.aws import create_sqs_client
 from gen_ai_on_aws.services.errors import QueueUnavailableError
 from gen_ai_on_aws.services.queue_service import (
     MAX_BATCH_BYTES,
     MAX_MESSAGES_PER_BATCH,
+    JobQueues,
     QueueService,
     message_groups,
 )
@@ -154,3 +155,78 @@ def test_the_largest_group_is_accepted_by_sqs(aws: StackResources) -> None:
     [group, *_] = message_groups([build_message("\x01" * MAX_TEXT_CHARS) for _ in range(2)])
 
     assert service.send_message_batch(messages=group) == set()
+
+
+def receive_group_ids(queue_url: str) -> dict[str, str | None]:
+    """job_id -> the MessageGroupId SQS returns for each visible message."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    messages = sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+    ).get("Messages", [])
+    return {
+        json.loads(message["Body"])["job_id"]: message["Attributes"].get("MessageGroupId")
+        for message in messages
+    }
+
+
+def test_send_message_sets_the_message_group(aws: StackResources) -> None:
+    service = QueueService(client=create_sqs_client("us-east-1"), queue_url=aws.queue_url)
+    message = build_message()
+
+    service.send_message(message=message, group_id="key-0123456789abcdef")
+
+    assert receive_group_ids(aws.queue_url) == {message.job_id: "key-0123456789abcdef"}
+
+
+def test_a_batch_sets_each_entrys_tenant_as_its_message_group(aws: StackResources) -> None:
+    service = QueueService(client=create_sqs_client("us-east-1"), queue_url=aws.queue_url)
+    tenants = ["default", "key-aaaa", None]
+    messages = [build_message().model_copy(update={"tenant": tenant}) for tenant in tenants]
+
+    assert service.send_message_batch(messages=messages) == set()
+
+    assert receive_group_ids(aws.queue_url) == {
+        message.job_id: message.tenant for message in messages
+    }
+
+
+def test_job_queues_map_each_lane_to_its_queue(aws: StackResources) -> None:
+    settings = Settings(
+        queue_url=aws.queue_url,
+        queue_url_high=aws.queue_url_high,
+        queue_url_low=aws.queue_url_low,
+        jobs_table_name=aws.table_name,
+    )
+    queues = get_job_queues(settings, create_sqs_client("us-east-1"))
+    sent = {priority: build_message() for priority in PRIORITIES}
+
+    for priority, message in sent.items():
+        queues.lane(priority).send_message(message=message)
+
+    assert [json.loads(body)["job_id"] for body in receive_bodies(aws.queue_url_high)] == [
+        sent["high"].job_id
+    ]
+    assert [json.loads(body)["job_id"] for body in receive_bodies(aws.queue_url)] == [
+        sent["normal"].job_id
+    ]
+    assert [json.loads(body)["job_id"] for body in receive_bodies(aws.queue_url_low)] == [
+        sent["low"].job_id
+    ]
+
+
+def test_without_lane_urls_every_lane_is_the_normal_queue(aws: StackResources) -> None:
+    settings = Settings(queue_url=aws.queue_url, jobs_table_name=aws.table_name)
+    queues = get_job_queues(settings, create_sqs_client("us-east-1"))
+
+    for priority in PRIORITIES:
+        queues.lane(priority).send_message(message=build_message())
+
+    assert len(receive_bodies(aws.queue_url)) == 3
+    assert receive_bodies(aws.queue_url_high) == receive_bodies(aws.queue_url_low) == []
+
+
+def test_job_queues_refuse_a_lane_without_a_queue() -> None:
+    client = create_sqs_client("us-east-1")
+
+    with pytest.raises(ValueError, match="low"):
+        JobQueues(client=client, lane_urls={"high": "h", "normal": "n", "low": ""})

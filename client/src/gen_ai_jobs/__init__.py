@@ -26,6 +26,7 @@ from gen_ai_jobs.errors import (
 )
 from gen_ai_jobs.models import (
     FINAL_STATUSES,
+    PRIORITIES,
     BatchItem,
     BatchResult,
     CallbackState,
@@ -33,12 +34,14 @@ from gen_ai_jobs.models import (
     JobCreated,
     JobError,
     JobRequest,
+    Priority,
     TokenUsage,
 )
 from gen_ai_jobs.webhooks import verify_webhook
 
 __all__ = [
     "FINAL_STATUSES",
+    "PRIORITIES",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",
@@ -56,6 +59,7 @@ __all__ = [
     "JobError",
     "JobRequest",
     "NotFoundError",
+    "Priority",
     "RateLimitError",
     "TokenUsage",
     "UnprocessableEntityError",

@@ -15,7 +15,7 @@ from itertools import islice
 from typing import Any
 
 from gen_ai_jobs.errors import GenAiJobsError
-from gen_ai_jobs.models import BatchItem, BatchResult, JobRequest
+from gen_ai_jobs.models import BatchItem, BatchResult, JobRequest, Priority
 
 MAX_BATCH_SIZE = 100
 # Per-item refusals that a later attempt may not get (the rest would be refused again).
@@ -24,9 +24,14 @@ RETRYABLE_ITEM_CODES = frozenset(
 )
 
 
-def job_body(job: JobRequest | Mapping[str, Any]) -> dict[str, Any]:
-    """A validated `POST /jobs` body (pydantic.ValidationError names the bad field)."""
+def job_body(
+    job: JobRequest | Mapping[str, Any], *, priority: Priority | None = None
+) -> dict[str, Any]:
+    """A validated `POST /jobs` body (pydantic.ValidationError names the bad field), in
+    `priority`'s lane unless it names its own."""
     request = job if isinstance(job, JobRequest) else JobRequest.model_validate(job)
+    if request.priority is None and priority is not None:
+        request = request.model_copy(update={"priority": priority})
     return request.body()
 
 
@@ -47,15 +52,16 @@ def retry_key(key: str, round_number: int) -> str:
 
 
 def chunked(
-    jobs: Iterable[JobRequest | Mapping[str, Any]], size: int
+    jobs: Iterable[JobRequest | Mapping[str, Any]], size: int, *, priority: Priority | None = None
 ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    """(start index, bodies) per chunk of at most `size` items, reading `jobs` lazily."""
+    """(start index, bodies) per chunk of at most `size` items, reading `jobs` lazily; items
+    without a priority get `priority` (so it is part of each chunk's key)."""
     if not 1 <= size <= MAX_BATCH_SIZE:
         raise ValueError(f"chunk_size must be between 1 and {MAX_BATCH_SIZE}, got {size}")
     iterator = iter(jobs)
     start = 0
     while chunk := list(islice(iterator, size)):
-        yield start, [job_body(job) for job in chunk]
+        yield start, [job_body(job, priority=priority) for job in chunk]
         start += len(chunk)
 
 

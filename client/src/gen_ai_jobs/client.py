@@ -15,7 +15,7 @@ from gen_ai_jobs import _bulk, _polling
 from gen_ai_jobs._retry import retrying
 from gen_ai_jobs._transport import Transport
 from gen_ai_jobs.errors import APIResponseValidationError
-from gen_ai_jobs.models import BatchItem, BatchResult, Job, JobCreated, JobRequest
+from gen_ai_jobs.models import BatchItem, BatchResult, Job, JobCreated, JobRequest, Priority
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"  # the devstack
 JobLike = JobRequest | Mapping[str, Any]
@@ -72,20 +72,31 @@ class Client:
         input: dict[str, Any],
         model: str | None = None,
         callback_url: str | None = None,
+        priority: Priority | None = None,
         idempotency_key: str | None = None,
     ) -> JobCreated:
-        """Queue one job (`POST /jobs`). Without `idempotency_key` a random one is sent, so the
-        client's own retries never create a second job."""
-        request = JobRequest(task=task, input=input, model=model, callback_url=callback_url)
+        """Queue one job (`POST /jobs`) in the `priority` lane (None: the API's default,
+        `normal`). Without `idempotency_key` a random one is sent, so the client's own retries
+        never create a second job."""
+        request = JobRequest(
+            task=task, input=input, model=model, callback_url=callback_url, priority=priority
+        )
         response = self._transport.post("/jobs", request.body(), _key(idempotency_key))
         return _parse(JobCreated, response)
 
     def submit_batch(
-        self, jobs: Iterable[JobLike], *, idempotency_key: str | None = None
+        self,
+        jobs: Iterable[JobLike],
+        *,
+        priority: Priority | None = None,
+        idempotency_key: str | None = None,
     ) -> BatchResult:
-        """Queue up to 100 jobs in one request (`POST /jobs/batch`). Items the API refused have
-        an `error` (a 207 answer); the request itself failing raises."""
-        body = {"jobs": [_bulk.job_body(job) for job in jobs]}
+        """Queue up to 100 jobs in one request (`POST /jobs/batch`); `priority` is the lane of
+        the items that name none. Items the API refused have an `error` (a 207 answer); the
+        request itself failing raises."""
+        body: dict[str, Any] = {"jobs": [_bulk.job_body(job) for job in jobs]}
+        if priority is not None:
+            body["priority"] = priority
         response = self._transport.post("/jobs/batch", body, _key(idempotency_key))
         return _parse(BatchResult, response)
 
@@ -109,18 +120,20 @@ class Client:
         jobs: Iterable[JobLike],
         *,
         chunk_size: int = 100,
+        priority: Priority | None = None,
         namespace: str = "",
         on_progress: Callable[[list[BatchItem]], None] | None = None,
     ) -> list[BatchItem]:
         """Queue any number of jobs through `/jobs/batch`, `chunk_size` at a time; one item per
-        job, in input order, `index` counting from 0 over the whole input.
+        job, in input order, `index` counting from 0 over the whole input. Jobs that name no
+        priority are queued in `priority`'s lane (None: `normal`).
 
         Each chunk's Idempotency-Key is derived from its content and position (and
         `namespace`), so running the same input again creates no duplicate job; use another
         `namespace` to submit the same input as new jobs. `on_progress` gets each chunk's items.
         """
         items: list[BatchItem] = []
-        for start, bodies in _bulk.chunked(jobs, chunk_size):
+        for start, bodies in _bulk.chunked(jobs, chunk_size, priority=priority):
             key = _bulk.chunk_key(bodies, start=start, namespace=namespace)
             answered = _bulk.submit_chunk(
                 self._submit_bodies, bodies, key, rounds=self.max_retries, sleep=self._sleep

@@ -7,12 +7,16 @@ older client keeps working when the API grows.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 # A job in one of these never changes again.
 FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+
+# The lane a job waits in: `high` work overtakes a backlog of `normal` and `low` work.
+Priority = Literal["high", "normal", "low"]
+PRIORITIES: tuple[Priority, ...] = ("high", "normal", "low")
 
 
 class _Response(BaseModel):
@@ -28,6 +32,9 @@ class JobRequest(BaseModel):
     input: dict[str, Any] = Field(description="The task's input, e.g. {'text': ...}.")
     model: str | None = Field(default=None, description="null = the deployment's default model.")
     callback_url: str | None = Field(default=None, description="Where to POST the final event.")
+    priority: Priority | None = Field(
+        default=None, description="`high`, `normal` or `low`; null = the API's default, normal."
+    )
 
     def body(self) -> dict[str, Any]:
         """The JSON body, without the unset optional fields."""
@@ -70,7 +77,12 @@ class Job(_Response):
     task: str
     created_at: datetime
     updated_at: datetime
-    attempts: int = 0
+    attempts: int = Field(default=0, description="Attempts that reached the LLM provider.")
+    priority: str = Field(default="normal", description="The lane: high, normal or low.")
+    last_error: JobError | None = Field(
+        default=None,
+        description="While unfinished: why the last attempt did not (e.g. provider_unavailable).",
+    )
     result: dict[str, Any] | None = None
     error: JobError | None = None
     model: str | None = None

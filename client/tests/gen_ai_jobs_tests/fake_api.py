@@ -4,7 +4,8 @@ It keeps the API's contract where the client depends on it: the error body, `Ide
 replays (`Idempotent-Replayed: true`) and reuse conflicts, 202/207 batch answers, cancel rules.
 A job finishes after `polls_until_done` reads; its input text decides the outcome: `!fail` fails
 it, `!reject` is refused at submission (422 / a batch item error), `!unavailable` is refused as
-`queue_unavailable` the first time only.
+`queue_unavailable` the first time only. A job's `priority` is its own, else the batch's, else
+`normal`; any other value is refused like the API does.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ BASE_URL = "http://api.test"
 API_KEY = "sk-live-SECRET-0123456789"
 NOW = "2026-11-23T12:00:00.000000Z"
 _JOB_PATH = re.compile(r"^/jobs/([^/]+)(/cancel)?$")
+PRIORITIES = ("high", "normal", "low")
 
 
 @dataclass
@@ -107,28 +109,36 @@ class FakeApi:
         if request.url.path == "/jobs":
             status, payload = self._create(json.loads(request.content))
         else:
-            status, payload = self._create_batch(json.loads(request.content)["jobs"])
+            batch = json.loads(request.content)
+            if batch.get("priority", "normal") not in PRIORITIES:
+                return httpx.Response(422, json=_error_body("validation_error", "priority"))
+            status, payload = self._create_batch(batch["jobs"], batch.get("priority", "normal"))
         if key is not None and status < 400:
             self._idempotency[key] = (request.content, status, payload)
         return httpx.Response(status, json=payload)
 
-    def _create(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def _create(
+        self, body: dict[str, Any], default_priority: str = "normal"
+    ) -> tuple[int, dict[str, Any]]:
         refusal = self._refusal(body)
         if refusal is not None:
             return 422, _error_body(*refusal)
         job_id = str(uuid.uuid4())
         self.inputs[job_id] = body
         self.jobs[job_id] = _job(job_id, body["task"], "queued")
+        self.jobs[job_id]["priority"] = body.get("priority", default_priority)
         return 202, {
             "job_id": job_id,
             "status": "queued",
             "status_url": f"{BASE_URL}/jobs/{job_id}",
         }
 
-    def _create_batch(self, bodies: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+    def _create_batch(
+        self, bodies: list[dict[str, Any]], default_priority: str
+    ) -> tuple[int, dict[str, Any]]:
         results = []
         for index, body in enumerate(bodies):
-            status, payload = self._create(body)
+            status, payload = self._create(body, default_priority)
             if status == 202:
                 results.append({"index": index, **payload})
             else:
@@ -138,6 +148,8 @@ class FakeApi:
         return (202 if all_queued else 207), {"results": results}
 
     def _refusal(self, body: dict[str, Any]) -> tuple[str, str] | None:
+        if body.get("priority", "normal") not in PRIORITIES:
+            return "validation_error", "The request is invalid; see details."
         text = json.dumps(body["input"])
         if "!reject" in text:
             return "validation_error", "The request is invalid; see details."
@@ -185,6 +197,8 @@ def _job(job_id: str, task: str, status: str) -> dict[str, Any]:
         "created_at": NOW,
         "updated_at": NOW,
         "attempts": 0,
+        "priority": "normal",
+        "last_error": None,
         "result": None,
         "error": None,
         "model": None,

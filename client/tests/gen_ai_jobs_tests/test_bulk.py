@@ -39,6 +39,51 @@ def test_submit_batch_with_a_refused_item_answers_per_item(client: Client) -> No
     assert result.failed[0].error.code == "validation_error"
 
 
+def test_submit_batch_sends_the_batch_priority_and_items_keep_their_own(
+    api: FakeApi, client: Client
+) -> None:
+    result = client.submit_batch(
+        [
+            JobRequest(task="complete", input={"prompt": "a"}),
+            JobRequest(task="complete", input={"prompt": "b"}, priority="high"),
+        ],
+        priority="low",
+    )
+
+    body = json.loads(api.posts("/jobs/batch")[0].content)
+    assert body["priority"] == "low"
+    assert [job.get("priority") for job in body["jobs"]] == [None, "high"]
+    assert [api.jobs[item.job_id or ""]["priority"] for item in result.results] == ["low", "high"]
+
+
+def test_submit_batch_without_a_priority_sends_none(api: FakeApi, client: Client) -> None:
+    client.submit_batch(texts(2))
+
+    assert "priority" not in json.loads(api.posts("/jobs/batch")[0].content)
+
+
+def test_submit_many_fills_the_priority_of_items_that_name_none(
+    api: FakeApi, client: Client
+) -> None:
+    jobs = [*texts(2), {"task": "complete", "input": {"prompt": "p"}, "priority": "normal"}]
+
+    items = client.submit_many(jobs, priority="high")
+
+    sent = json.loads(api.posts("/jobs/batch")[0].content)["jobs"]
+    assert [job["priority"] for job in sent] == ["high", "high", "normal"]
+    assert [api.jobs[item.job_id or ""]["priority"] for item in items] == ["high", "high", "normal"]
+
+
+def test_the_priority_is_part_of_a_chunks_key(api: FakeApi, client: Client) -> None:
+    # Another lane is another request: it must not replay (or conflict with) the first.
+    client.submit_many(texts(3), priority="low")
+    client.submit_many(texts(3), priority="high")
+
+    first, second = batch_keys(api)
+    assert first != second
+    assert len(api.jobs) == 6
+
+
 def test_submit_many_chunks_the_input_and_numbers_items_over_all_of_it(
     api: FakeApi, client: Client
 ) -> None:

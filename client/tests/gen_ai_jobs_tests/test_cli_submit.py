@@ -129,6 +129,57 @@ def test_lines_may_be_whole_job_bodies_and_options_fill_the_gaps(
     ]
 
 
+def test_priority_fills_the_lines_that_name_none(
+    run_cli: Run, api: FakeApi, tmp_path: Path
+) -> None:
+    lines = [
+        {"text": "Ada is 36"},
+        {"task": "extract_user", "input": {"text": "Bo is 9"}, "priority": "low"},
+    ]
+    path = write_lines(tmp_path / "i.jsonl", lines)
+
+    result = run_cli("submit", str(path), "-o", str(tmp_path / "r.jsonl"), "--priority", "high")
+
+    assert result.exit_code == 0, result.output
+    sent = json.loads(api.posts("/jobs/batch")[0].content)["jobs"]
+    assert [job["priority"] for job in sent] == ["high", "low"]
+    assert sorted(job["priority"] for job in api.jobs.values()) == ["high", "low"]
+
+
+def test_without_priority_the_lines_leave_it_to_the_api(
+    run_cli: Run, api: FakeApi, items: Path, tmp_path: Path
+) -> None:
+    result = run_cli("submit", str(items), "-o", str(tmp_path / "r.jsonl"))
+
+    assert result.exit_code == 0, result.output
+    sent = json.loads(api.posts("/jobs/batch")[0].content)["jobs"]
+    assert all("priority" not in job for job in sent)
+
+
+def test_an_unknown_priority_is_a_usage_error_and_nothing_is_sent(
+    run_cli: Run, api: FakeApi, items: Path, tmp_path: Path
+) -> None:
+    result = run_cli("submit", str(items), "-o", str(tmp_path / "r.jsonl"), "--priority", "asap")
+
+    assert result.exit_code == 2
+    assert "priority" in result.output
+    assert "Traceback" not in result.output
+    assert api.requests == []
+
+
+def test_a_line_with_an_invalid_priority_is_named_and_nothing_is_sent(
+    run_cli: Run, api: FakeApi, tmp_path: Path
+) -> None:
+    lines = [{"text": "ok"}, {"task": "extract_user", "input": {"text": "x"}, "priority": "asap"}]
+    path = write_lines(tmp_path / "i.jsonl", lines)
+
+    result = run_cli("submit", str(path), "-o", str(tmp_path / "r.jsonl"))
+
+    assert result.exit_code == 2
+    assert f"{path}:2: priority:" in result.stderr
+    assert api.requests == []
+
+
 def test_invalid_lines_are_a_usage_error_naming_them_and_nothing_is_sent(
     run_cli: Run, api: FakeApi, tmp_path: Path
 ) -> None:

@@ -6,6 +6,7 @@ import json
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from gen_ai_jobs import (
     APIConnectionError,
@@ -17,6 +18,7 @@ from gen_ai_jobs import (
     InternalServerError,
     Job,
     NotFoundError,
+    Priority,
     UnprocessableEntityError,
     WaitTimeout,
 )
@@ -114,13 +116,53 @@ def test_get_parses_the_job(api: FakeApi, client: Client) -> None:
 
 def test_a_new_field_of_the_api_is_kept_not_refused(api: FakeApi, client: Client) -> None:
     created = client.submit(task="complete", input={"prompt": "a"})
-    api.jobs[created.job_id].update(priority="high", status="paused")
+    api.jobs[created.job_id].update(queue_position=3, status="paused")
 
     job = client.get(created.job_id)
 
     assert job.status == "paused"
     assert not job.finished
-    assert job.model_extra == {"priority": "high"}
+    assert job.model_extra == {"queue_position": 3}
+
+
+@pytest.mark.parametrize("priority", ["high", "normal", "low"])
+def test_submit_sends_the_priority_and_the_job_shows_it(
+    api: FakeApi, client: Client, priority: Priority
+) -> None:
+    created = client.submit(task="complete", input={"prompt": "a"}, priority=priority)
+
+    assert json.loads(api.posts("/jobs")[0].content)["priority"] == priority
+    assert client.get(created.job_id).priority == priority
+
+
+def test_submit_without_a_priority_leaves_it_to_the_api(api: FakeApi, client: Client) -> None:
+    created = client.submit(task="complete", input={"prompt": "a"})
+
+    assert "priority" not in json.loads(api.posts("/jobs")[0].content)
+    assert client.get(created.job_id).priority == "normal"
+
+
+def test_an_invalid_priority_is_refused_before_anything_is_sent(
+    api: FakeApi, client: Client
+) -> None:
+    with pytest.raises(ValidationError, match="priority"):
+        client.submit(task="complete", input={"prompt": "a"}, priority="urgent")  # type: ignore[arg-type]
+
+    assert api.requests == []
+
+
+def test_a_deferred_job_shows_its_last_error(api: FakeApi) -> None:
+    with api.client() as client:
+        api.polls_until_done = 5
+        created = client.submit(task="complete", input={"prompt": "a"})
+        last_error = {"code": "provider_unavailable", "message": "circuit open"}
+        api.jobs[created.job_id].update(attempts=0, last_error=last_error)
+
+        job = client.get(created.job_id)
+
+    assert job.status == "running"
+    assert job.last_error is not None
+    assert (job.last_error.code, job.attempts) == ("provider_unavailable", 0)
 
 
 def test_get_quotes_the_id_into_one_path_segment(api: FakeApi, client: Client) -> None:

@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response, status
 from pydantic import ValidationError
 
+from gen_ai_contracts.queue import Priority
 from gen_ai_on_aws.api.auth import require_api_key
 from gen_ai_on_aws.api.deps import SettingsDep, require_json_body
 from gen_ai_on_aws.api.errors import ApiError, error_detail
@@ -60,8 +61,9 @@ def create_jobs(
     """Every item is checked like a POST /jobs body first; invalid ones get their error by
     index, the others are recorded and queued 10 at a time. An item that could not be queued
     leaves no job behind. 503 (nothing queued, retry) when a dependency failed for every valid
-    item. The Idempotency-Key covers the whole request."""
-    items = [_check_item(item, settings) for item in batch.jobs]
+    item. Items without a `priority` take the batch's (default `normal`); the jobs of each lane
+    go to that lane's queue. The Idempotency-Key covers the whole request."""
+    items = [_check_item(item, batch.priority, settings) for item in batch.jobs]
     if not any(isinstance(item, NewJob) for item in items):
         # Nothing to run: a refusal by validation, which an Idempotency-Key does not keep.
         refused = [
@@ -75,10 +77,11 @@ def create_jobs(
     return idempotency.run(body=batch, execute=lambda: submitter.submit_batch(items))
 
 
-def _check_item(item: dict[str, Any], settings: Settings) -> CheckedItem:
-    """The item as a job to submit, or the error POST /jobs would have answered for it."""
+def _check_item(item: dict[str, Any], priority: Priority, settings: Settings) -> CheckedItem:
+    """The item as a job to submit (in the batch's lane unless it names its own), or the error
+    POST /jobs would have answered for it."""
     try:
-        return check_job(JobCreate.model_validate(item), settings)
+        return check_job(JobCreate.model_validate({"priority": priority, **item}), settings)
     except ValidationError as exc:
         details = [error_detail(error, prefix=("body",)) for error in exc.errors()]
         return BatchItemError(

@@ -45,11 +45,13 @@ def extract_user_async(
     idempotency: IdempotencyDep,
 ) -> Response:
     """202 once the job is recorded and queued; GET `status_url` until it is finished. The
-    same as POST /jobs with task `extract_user` (callback_url and Idempotency-Key included)."""
+    same as POST /jobs with task `extract_user` (callback_url, priority and Idempotency-Key
+    included)."""
     # A sync `def` on purpose: boto3 blocks, so FastAPI runs this in its thread pool.
     job = NewJob(
         task=EXTRACT_USER.name,
         payload=request.task_input().model_dump(mode="json"),
         callback_url=require_callback_url(request.callback_url, settings),
+        priority=request.priority,
     )
     return idempotency.run(body=request, execute=lambda: submitter.submit(job))

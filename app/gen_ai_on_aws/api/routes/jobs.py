@@ -37,9 +37,10 @@ JobIdPath = Annotated[
 def create_job(
     job: JobCreate, settings: SettingsDep, submitter: SubmitterDep, idempotency: IdempotencyDep
 ) -> Response:
-    """422 `unknown_task` (see GET /tasks), `validation_error` naming `input.<field>`,
-    `model_not_allowed`, `invalid_callback_url` or `callbacks_not_configured`, all before
-    anything is stored; else 202 as `/extract-user-async`. With an `Idempotency-Key`, a retry
+    """422 `unknown_task` (see GET /tasks), `validation_error` naming `input.<field>` or
+    `priority`, `model_not_allowed`, `invalid_callback_url` or `callbacks_not_configured`, all
+    before anything is stored; else 202 as `/extract-user-async`, the message sent to the queue
+    of the job's `priority` lane. With an `Idempotency-Key`, a retry
     gets the first answer again; 409 `idempotency_key_reused` for another body,
     `idempotency_key_in_progress` (with Retry-After) while the first is still running."""
     # A sync `def` on purpose: boto3 blocks, so FastAPI runs this in its thread pool.
@@ -55,7 +56,8 @@ def create_job(
 )
 def get_job(job_id: JobIdPath, jobs: JobsDep) -> JobPublic:
     """`model`, `usage` and `cost_usd` are null until the worker has called a model;
-    `callback` is the webhook's delivery state (the URL is never shown)."""
+    `last_error` says why a queued job's last attempt did not finish (a provider outage or rate
+    limit); `callback` is the webhook's delivery state (the URL is never shown)."""
     job = jobs.get_job(job_id=job_id, now=datetime.now(UTC))
     if job is None:
         raise _job_not_found()

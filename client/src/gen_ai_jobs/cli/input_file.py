@@ -1,8 +1,8 @@
 """Read a JSONL file of jobs: every line is checked before anything is sent.
 
 A line with a `task` key is a whole `POST /jobs` body; any other object is the `input` of
-`--task` (so `{"text": ...}` for the default `extract_user`). Blank lines are skipped and do not
-count as items.
+`--task` (so `{"text": ...}` for the default `extract_user`). `--model`, `--callback-url` and
+`--priority` fill lines that set none. Blank lines are skipped and do not count as items.
 """
 
 from __future__ import annotations
@@ -33,10 +33,15 @@ class InputFileError(Exception):
 
 
 def read_jobs(
-    path: Path, *, task: str, model: str | None, callback_url: str | None
+    path: Path,
+    *,
+    task: str,
+    model: str | None,
+    callback_url: str | None,
+    priority: str | None = None,
 ) -> list[JobRequest]:
     """Every job of the file in order, or InputFileError naming each invalid line."""
-    defaults = {"model": model, "callback_url": callback_url}
+    defaults = {"model": model, "callback_url": callback_url, "priority": priority}
     jobs: list[JobRequest] = []
     problems: list[tuple[int, str]] = []
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,15 @@ from gen_ai_jobs.cli.input_file import InputFileError, read_jobs
 from gen_ai_jobs.cli.progress import JobsProgress
 from gen_ai_jobs.cli.results import print_summary, result_line, write_results
 from gen_ai_jobs.models import BatchItem, Job
+
+
+class Lane(StrEnum):
+    """The choices of --priority (typer lists an Enum's values and refuses others: exit 2)."""
+
+    high = "high"
+    normal = "normal"
+    low = "low"
+
 
 RESUME_HINT = (
     ": no results written. Run the same command again to resume; chunks already sent are "
@@ -44,6 +54,13 @@ def submit(
     ] = None,
     callback_url: Annotated[
         str | None, typer.Option(help="Webhook URL for lines that name none.")
+    ] = None,
+    priority: Annotated[
+        Lane | None,
+        typer.Option(
+            show_default=False,
+            help="Lane for lines that name none: high overtakes a backlog (default: normal).",
+        ),
     ] = None,
     chunk_size: Annotated[int, typer.Option(min=1, max=100, help="Jobs per request.")] = 100,
     concurrency: Annotated[
@@ -77,7 +94,13 @@ def submit(
     if not out.parent.is_dir():
         usage_error(f"--out: directory {out.parent} does not exist")
     try:
-        jobs = read_jobs(items, task=task, model=model, callback_url=callback_url)
+        jobs = read_jobs(
+            items,
+            task=task,
+            model=model,
+            callback_url=callback_url,
+            priority=None if priority is None else priority.value,
+        )
     except InputFileError as error:
         usage_error(f"invalid input file, nothing was sent:\n{error}")
     started = time.monotonic()

@@ -15,7 +15,12 @@ import pulumi_aws as aws
 from provisioning.stack import iam
 from provisioning.stack.artifacts import FunctionCode
 from provisioning.stack.config import StackConfig
-from provisioning.stack.functions import FunctionSpec, lambda_function, log_group
+from provisioning.stack.functions import (
+    METRICS_NAMESPACE,
+    FunctionSpec,
+    lambda_function,
+    log_group,
+)
 from provisioning.stack.queues import QueueSpec, queue_with_dlq
 from provisioning.stack.tags import tags_for
 
@@ -89,7 +94,7 @@ class CallbackDelivery(pulumi.ComponentResource):
                 "WEBHOOK_MAX_ATTEMPTS": str(config.webhook_max_attempts),
                 "LOG_LEVEL": config.log_level,
                 "POWERTOOLS_SERVICE_NAME": "callbacks",
-                "POWERTOOLS_METRICS_NAMESPACE": "GenAiOnAws",
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             }
         )
         spec = FunctionSpec(

@@ -9,6 +9,16 @@ from pathlib import Path
 import pulumi
 
 from provisioning.packaging.targets import ARCHITECTURES, Architecture
+from provisioning.stack.limits import (
+    LaneConcurrency,
+    LlmLimits,
+    budget_problems,
+    lane_problems,
+    limit_problems,
+    read_job_budget,
+    read_lane_concurrency,
+    read_llm_limits,
+)
 
 # AWS: a queue's visibility timeout should be at least six times the function timeout plus the
 # batching window, or messages reappear while a slow batch is still being processed.
@@ -42,10 +52,15 @@ class StackConfig:
     worker_timeout_seconds: int
     worker_snap_start: bool
     worker_max_concurrency: int
-    event_source_max_concurrency: int
+    # MaximumConcurrency of each lane's event source mapping (normal: eventSourceMaxConcurrency).
+    lanes: LaneConcurrency
     batch_size: int
     batching_window_seconds: int
+    # SQS's poison backstop per message; a job's own budget is job_max_attempts real attempts.
     queue_max_receive_count: int
+    job_max_attempts: int
+    job_max_age_seconds: int | None
+    llm_limits: LlmLimits
     queue_visibility_timeout_seconds: int
     queue_retention_seconds: int
     api_memory_mb: int
@@ -85,6 +100,7 @@ def load_config() -> StackConfig:
     worker_timeout = cfg.get_int("workerTimeoutSeconds") or 180
     batching_window = _int(cfg, "batchingWindowSeconds", 1)
     minimum_visibility = VISIBILITY_FACTOR * worker_timeout + batching_window
+    job_max_attempts, queue_max_receive_count = read_job_budget(cfg)
     config = StackConfig(
         region=pulumi.Config("aws").require("region"),
         architecture=_architecture(cfg.get("architecture") or "arm64"),
@@ -104,10 +120,13 @@ def load_config() -> StackConfig:
         worker_timeout_seconds=worker_timeout,
         worker_snap_start=_bool(cfg, "workerSnapStart", False),
         worker_max_concurrency=cfg.get_int("workerMaxConcurrency") or 10,
-        event_source_max_concurrency=cfg.get_int("eventSourceMaxConcurrency") or 5,
+        lanes=read_lane_concurrency(cfg, normal=_int(cfg, "eventSourceMaxConcurrency", 5)),
         batch_size=cfg.get_int("batchSize") or 10,
         batching_window_seconds=batching_window,
-        queue_max_receive_count=cfg.get_int("queueMaxReceiveCount") or 5,
+        queue_max_receive_count=queue_max_receive_count,
+        job_max_attempts=job_max_attempts,
+        job_max_age_seconds=cfg.get_int("jobMaxAgeSeconds"),
+        llm_limits=read_llm_limits(cfg),
         queue_visibility_timeout_seconds=cfg.get_int("queueVisibilityTimeoutSeconds")
         or minimum_visibility,
         queue_retention_seconds=cfg.get_int("queueRetentionSeconds") or 4 * 24 * 3600,
@@ -171,11 +190,6 @@ def _validate(config: StackConfig, minimum_visibility: int) -> None:
             f"({VISIBILITY_FACTOR} x workerTimeoutSeconds + batchingWindowSeconds)",
         ),
         (
-            config.event_source_max_concurrency >= 2,
-            "eventSourceMaxConcurrency must be >= 2 (AWS minimum)",
-        ),
-        (1 <= config.queue_max_receive_count <= 1000, "queueMaxReceiveCount must be 1..1000"),
-        (
             config.worker_timeout_seconds <= 900,
             "workerTimeoutSeconds must be <= 900 (Lambda maximum)",
         ),
@@ -204,5 +218,13 @@ def _validate(config: StackConfig, minimum_visibility: int) -> None:
         ),
     ]
     problems = [message for ok, message in checks if not ok]
+    problems += lane_problems(config.lanes)
+    problems += budget_problems(
+        config.job_max_attempts,
+        config.queue_max_receive_count,
+        config.job_max_age_seconds,
+        config.job_ttl_seconds,
+    )
+    problems += limit_problems(config.llm_limits, config.configured_models)
     if problems:
         raise ValueError("invalid stack configuration: " + "; ".join(problems))

@@ -1,4 +1,5 @@
-"""State the functions share: the jobs table and the secret holding sensitive settings."""
+"""State the functions share: the jobs table, the LLM state table and the secret holding
+sensitive settings."""
 
 from __future__ import annotations
 
@@ -23,6 +24,25 @@ def jobs_table(config: StackConfig) -> aws.dynamodb.Table:
         point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(
             enabled=config.point_in_time_recovery
         ),
+        tags=tags_for("data"),
+    )
+
+
+def llm_state_table() -> aws.dynamodb.Table:
+    """The worker fleet's shared LLM state: rate-limit buckets, provider pauses and circuit
+    breakers, one item per key `pk` (e.g. `rate#<model>#rpm`, `circuit#<model>`).
+
+    Point-in-time recovery is off whatever the stack: every item is transient (seconds to
+    minutes of state, expired by TTL on `expires_at`), and a lost item only resets a limit or
+    a circuit, which the next calls rebuild.
+    """
+    return aws.dynamodb.Table(
+        "llm-state",
+        billing_mode="PAY_PER_REQUEST",
+        hash_key="pk",
+        attributes=[aws.dynamodb.TableAttributeArgs(name="pk", type="S")],
+        ttl=aws.dynamodb.TableTtlArgs(attribute_name="expires_at", enabled=True),
+        point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=False),
         tags=tags_for("data"),
     )
 

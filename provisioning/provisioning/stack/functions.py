@@ -10,6 +10,9 @@ import pulumi_aws as aws
 from provisioning.stack.artifacts import FunctionCode
 from provisioning.stack.config import StackConfig
 
+# Where every function's EMF metrics go (POWERTOOLS_METRICS_NAMESPACE); alarms read them there.
+METRICS_NAMESPACE = "GenAiOnAws"
+
 
 @dataclass(frozen=True)
 class FunctionSpec:
@@ -85,7 +88,7 @@ def shared_environment(config: StackConfig, *, service: str) -> dict[str, str]:
         # Both functions import litellm; without this it downloads the cost map on every cold start.
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "POWERTOOLS_SERVICE_NAME": service,
-        "POWERTOOLS_METRICS_NAMESPACE": "GenAiOnAws",
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     }
     optional = {
         # Comma-separated, as the settings read them; unset means the code's defaults.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -18,6 +19,7 @@ from provisioning.stack.functions import (
     log_group,
     shared_environment,
 )
+from provisioning.stack.limits import Lane
 from provisioning.stack.tags import tags_for
 
 COMPONENT = "http-api"
@@ -41,8 +43,9 @@ class HttpApiArgs:
     config: StackConfig
     code: FunctionCode
     handler: str
-    queue_url: pulumi.Input[str]
-    queue_arn: pulumi.Input[str]
+    # Each priority lane's queue: the API sends a job to the queue of its lane.
+    queue_urls: Mapping[Lane, pulumi.Input[str]]
+    queue_arns: Mapping[Lane, pulumi.Input[str]]
     table_name: pulumi.Input[str]
     table_arn: pulumi.Input[str]
     secret_arn: pulumi.Input[str]
@@ -67,7 +70,7 @@ class HttpApi(pulumi.ComponentResource):
             role=role,
             statements=iam.api_statements(
                 log_group_arn=self.log_group.arn,
-                queue_arn=args.queue_arn,
+                queue_arns=args.queue_arns,
                 callbacks_queue_arn=args.callbacks_queue_arn,
                 table_arn=args.table_arn,
                 secret_arn=args.secret_arn,
@@ -81,7 +84,9 @@ class HttpApi(pulumi.ComponentResource):
         environment = pulumi.Output.from_input(
             {
                 **shared_environment(config, service="api"),
-                "QUEUE_URL": args.queue_url,
+                "QUEUE_URL": args.queue_urls["normal"],
+                "QUEUE_URL_HIGH": args.queue_urls["high"],
+                "QUEUE_URL_LOW": args.queue_urls["low"],
                 "JOBS_TABLE_NAME": args.table_name,
                 "APP_SECRET_ID": args.secret_arn,
                 "CALLBACKS_QUEUE_URL": args.callbacks_queue_url,

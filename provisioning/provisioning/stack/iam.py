@@ -7,13 +7,14 @@ generates them) and the region of a cross-region Bedrock inference profile (see 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from provisioning.stack.bedrock import BedrockModel
+from provisioning.stack.limits import Lane
 
 Statement = dict[str, Any]
 
@@ -52,10 +53,20 @@ CONSUMER_QUEUE_ACTIONS = [
     "sqs:GetQueueAttributes",
 ]
 WORKER_QUEUE_ACTIONS = CONSUMER_QUEUE_ACTIONS
+# The fleet-wide limiter and circuit breaker: conditional reads and writes of single items by
+# key. No Query/Scan (nothing lists state) and no DeleteItem (TTL expires old items).
+LLM_STATE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
 
 
 def statement(sid: str, actions: list[str], resource: pulumi.Input[str]) -> Statement:
     return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}
+
+
+def lane_statements(
+    sid: str, actions: list[str], queue_arns: Mapping[Lane, pulumi.Input[str]]
+) -> list[Statement]:
+    """One statement per lane queue (`<sid>High`, `<sid>Normal`, `<sid>Low`): one ARN each."""
+    return [statement(f"{sid}{lane.title()}", actions, arn) for lane, arn in queue_arns.items()]
 
 
 def log_statement(log_group_arn: pulumi.Input[str]) -> Statement:
@@ -77,14 +88,14 @@ def queue_callbacks_statement(callbacks_queue_arn: pulumi.Input[str]) -> Stateme
 def api_statements(
     *,
     log_group_arn: pulumi.Input[str],
-    queue_arn: pulumi.Input[str],
+    queue_arns: Mapping[Lane, pulumi.Input[str]],
     callbacks_queue_arn: pulumi.Input[str],
     table_arn: pulumi.Input[str],
     secret_arn: pulumi.Input[str],
 ) -> list[Statement]:
     return [
         log_statement(log_group_arn),
-        statement("EnqueueJobs", ["sqs:SendMessage"], queue_arn),
+        *lane_statements("EnqueueJobs", ["sqs:SendMessage"], queue_arns),
         queue_callbacks_statement(callbacks_queue_arn),
         statement("RecordJobs", API_TABLE_ACTIONS, table_arn),
         secret_statement(secret_arn),
@@ -94,16 +105,23 @@ def api_statements(
 def worker_statements(
     *,
     log_group_arn: pulumi.Input[str],
-    queue_arn: pulumi.Input[str],
+    queue_arns: Mapping[Lane, pulumi.Input[str]],
+    dlq_arn: pulumi.Input[str],
     callbacks_queue_arn: pulumi.Input[str],
     table_arn: pulumi.Input[str],
+    state_table_arn: pulumi.Input[str],
     secret_arn: pulumi.Input[str],
 ) -> list[Statement]:
+    """Each lane's mapping needs the consumer actions; a retried or deferred job is re-sent as
+    a new message to its lane, and a job that spent its budget is copied to the DLQ."""
     return [
         log_statement(log_group_arn),
-        statement("ConsumeJobs", WORKER_QUEUE_ACTIONS, queue_arn),
+        *lane_statements("ConsumeJobs", WORKER_QUEUE_ACTIONS, queue_arns),
+        *lane_statements("ResendJobs", ["sqs:SendMessage"], queue_arns),
+        statement("CopyExhaustedJobs", ["sqs:SendMessage"], dlq_arn),
         queue_callbacks_statement(callbacks_queue_arn),
         statement("UpdateJobs", WORKER_TABLE_ACTIONS, table_arn),
+        statement("ShareLlmState", LLM_STATE_ACTIONS, state_table_arn),
         secret_statement(secret_arn),
     ]
 

@@ -1,16 +1,24 @@
-"""Alarms for failures that need a human: dead letters, backlog, errors, throttles."""
+"""Alarms for failures that need a human: dead letters, backlog, errors, throttles, an open
+LLM circuit."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from provisioning.stack.config import StackConfig
+from provisioning.stack.functions import METRICS_NAMESPACE
+from provisioning.stack.limits import LANES, Lane
 from provisioning.stack.tags import tags_for
 
 COMPONENT = "monitoring"
+# The worker's EMF metrics carry one dimension, `service`, set from worker.log.SERVICE_NAME
+# (not from POWERTOOLS_SERVICE_NAME); a test pins the two together.
+WORKER_METRICS_DIMENSIONS: dict[str, pulumi.Input[str]] = {"service": "gen-ai-on-aws-worker"}
+CIRCUIT_ALARM = "llm-circuit-open"
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,7 @@ class AlarmSpec:
     threshold: float
     period_seconds: int = 60
     evaluation_periods: int = 1
+    comparison: str = "GreaterThanThreshold"
 
 
 def alarm_topic(config: StackConfig) -> aws.sns.Topic:
@@ -47,7 +56,7 @@ def alarm_topic(config: StackConfig) -> aws.sns.Topic:
 def alarm_specs(
     config: StackConfig,
     *,
-    queue_name: pulumi.Input[str],
+    queue_names: Mapping[Lane, pulumi.Input[str]],
     dlq_name: pulumi.Input[str],
     worker_name: pulumi.Input[str],
     api_name: pulumi.Input[str],
@@ -64,15 +73,19 @@ def alarm_specs(
             "Maximum",
             0,
         ),
+        *[backlog_alarm(config, lane, queue_names[lane]) for lane in LANES],
         AlarmSpec(
-            "queue-oldest-message-age",
-            "The worker is not keeping up (or not running); jobs wait longer than expected.",
-            "AWS/SQS",
-            "ApproximateAgeOfOldestMessage",
-            {"QueueName": queue_name},
-            "Maximum",
-            config.oldest_message_alarm_seconds,
-            evaluation_periods=5,
+            CIRCUIT_ALARM,
+            "A model's circuit opened: its provider failed LLM_CIRCUIT_FAILURES calls in a row. "
+            "Jobs wait (queued, last_error provider_unavailable) instead of failing; check the "
+            "provider's status and the worker's logs (provisioning/README.md: 'When the circuit "
+            "alarm fires').",
+            METRICS_NAMESPACE,
+            "CircuitOpened",
+            WORKER_METRICS_DIMENSIONS,
+            "Sum",
+            1,
+            comparison="GreaterThanOrEqualToThreshold",
         ),
         AlarmSpec(
             "worker-errors",
@@ -127,9 +140,30 @@ def alarm_specs(
     ]
 
 
-def create_alarms(specs: list[AlarmSpec], topic: aws.sns.Topic) -> list[aws.cloudwatch.MetricAlarm]:
-    return [
-        aws.cloudwatch.MetricAlarm(
+def backlog_alarm(config: StackConfig, lane: Lane, queue_name: pulumi.Input[str]) -> AlarmSpec:
+    """The oldest message's age per lane (the normal lane keeps the original alarm's name).
+
+    A retried or deferred job is re-sent as a new message, so its age restarts with each
+    re-send: this catches a lane that is not drained; an outage shows as an open circuit.
+    """
+    return AlarmSpec(
+        "queue-oldest-message-age" if lane == "normal" else f"queue-{lane}-oldest-message-age",
+        f"The worker is not keeping up with the {lane}-priority lane (or not running); "
+        "jobs wait longer than expected.",
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        {"QueueName": queue_name},
+        "Maximum",
+        config.oldest_message_alarm_seconds,
+        evaluation_periods=5,
+    )
+
+
+def create_alarms(
+    specs: list[AlarmSpec], topic: aws.sns.Topic
+) -> dict[str, aws.cloudwatch.MetricAlarm]:
+    return {
+        spec.name: aws.cloudwatch.MetricAlarm(
             spec.name,
             alarm_description=spec.description,
             namespace=spec.namespace,
@@ -139,7 +173,7 @@ def create_alarms(specs: list[AlarmSpec], topic: aws.sns.Topic) -> list[aws.clou
             period=spec.period_seconds,
             evaluation_periods=spec.evaluation_periods,
             threshold=spec.threshold,
-            comparison_operator="GreaterThanThreshold",
+            comparison_operator=spec.comparison,
             # No data means an idle queue or function, which is healthy.
             treat_missing_data="notBreaching",
             alarm_actions=[topic.arn],
@@ -147,4 +181,4 @@ def create_alarms(specs: list[AlarmSpec], topic: aws.sns.Topic) -> list[aws.clou
             tags=tags_for(COMPONENT),
         )
         for spec in specs
-    ]
+    }

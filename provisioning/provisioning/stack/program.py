@@ -26,6 +26,7 @@ def deploy() -> dict[str, pulumi.Output[str]]:
     # One upload of the worker's zip, run by two functions (jobs and webhook delivery).
     worker_code = artifacts.code_for(worker_package, worker_zip)
     table = data.jobs_table(config)
+    state_table = data.llm_state_table()
     secret = data.app_secret()
     callbacks = CallbackQueue("callbacks", config)
     jobs = QueueWorker(
@@ -37,6 +38,8 @@ def deploy() -> dict[str, pulumi.Output[str]]:
             table_name=table.name,
             table_arn=table.arn,
             secret_arn=secret.arn,
+            state_table_name=state_table.name,
+            state_table_arn=state_table.arn,
             callbacks_queue_url=callbacks.queue.url,
             callbacks_queue_arn=callbacks.queue.arn,
         ),
@@ -47,8 +50,8 @@ def deploy() -> dict[str, pulumi.Output[str]]:
             config=config,
             code=artifacts.code_for(api_package, api_zip),
             handler=TARGETS["api"].handler,
-            queue_url=jobs.queue.url,
-            queue_arn=jobs.queue.arn,
+            queue_urls=jobs.lanes.urls(),
+            queue_arns=jobs.lanes.arns(),
             table_name=table.name,
             table_arn=table.arn,
             secret_arn=secret.arn,
@@ -70,19 +73,23 @@ def deploy() -> dict[str, pulumi.Output[str]]:
     )
     specs = monitoring.alarm_specs(
         config,
-        queue_name=jobs.queue.name,
+        queue_names={lane: queue.name for lane, queue in jobs.lanes.queues.items()},
         dlq_name=jobs.dlq.name,
         worker_name=jobs.function.name,
         api_name=api.function.name,
         callbacks_dlq_name=callbacks.dlq.name,
         callbacks_name=delivery.function.name,
     )
-    monitoring.create_alarms(specs, monitoring.alarm_topic(config))
+    alarms = monitoring.create_alarms(specs, monitoring.alarm_topic(config))
     return {
         "api_url": api.url,
         "queue_url": jobs.queue.url,
+        "queue_url_high": jobs.lanes.queues["high"].url,
+        "queue_url_low": jobs.lanes.queues["low"].url,
         "dlq_url": jobs.dlq.url,
         "jobs_table_name": table.name,
+        "llm_state_table_name": state_table.name,
+        "circuit_alarm_name": alarms[monitoring.CIRCUIT_ALARM].name,
         "app_secret_name": secret.name,
         "worker_function_name": jobs.function.name,
         "api_function_name": api.function.name,

@@ -1,4 +1,4 @@
-"""The job queue, its dead-letter queue and the worker Lambda that drains it, as one component."""
+"""The job lanes, their shared dead-letter queue and the worker Lambda that drains them."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from provisioning.stack.functions import (
     log_group,
     shared_environment,
 )
-from provisioning.stack.queues import QueueSpec, queue_with_dlq
+from provisioning.stack.lanes import job_lanes, lane_queue_name
+from provisioning.stack.limits import LANES
 from provisioning.stack.tags import tags_for
 
 COMPONENT = "queue-worker"
@@ -31,29 +32,25 @@ class QueueWorkerArgs:
     table_name: pulumi.Input[str]
     table_arn: pulumi.Input[str]
     secret_arn: pulumi.Input[str]
+    # Fleet-wide LLM rate limits, provider pauses and circuit breakers (data.llm_state_table).
+    state_table_name: pulumi.Input[str]
+    state_table_arn: pulumi.Input[str]
     # Where the worker queues a finished job's webhook event (worker.callbacks delivers it).
     callbacks_queue_url: pulumi.Input[str]
     callbacks_queue_arn: pulumi.Input[str]
 
 
 class QueueWorker(pulumi.ComponentResource):
-    """SQS queue (SSE, redrive to a DLQ) feeding the worker through an event source mapping."""
+    """Three lane queues (SSE, redrive to one DLQ), each feeding the worker through its own
+    event source mapping with its own MaximumConcurrency."""
 
     def __init__(
         self, name: str, args: QueueWorkerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("gen-ai-on-aws:components:QueueWorker", name, None, opts)
         config, tags = args.config, tags_for(COMPONENT)
-        self.queue, self.dlq = queue_with_dlq(
-            QueueSpec(
-                name=name,
-                visibility_timeout_seconds=config.queue_visibility_timeout_seconds,
-                retention_seconds=config.queue_retention_seconds,
-                max_receive_count=config.queue_max_receive_count,
-            ),
-            tags=tags,
-            parent=self,
-        )
+        self.lanes = job_lanes(name, config, tags=tags, parent=self)
+        self.queue, self.dlq = self.lanes.queues["normal"], self.lanes.dlq
         self.log_group = log_group("worker", config=config, tags=tags, parent=self)
         role = iam.lambda_role(f"{name}-role", tags=tags, parent=self)
         policy = iam.role_policy(
@@ -61,9 +58,11 @@ class QueueWorker(pulumi.ComponentResource):
             role=role,
             statements=iam.worker_statements(
                 log_group_arn=self.log_group.arn,
-                queue_arn=self.queue.arn,
+                queue_arns=self.lanes.arns(),
+                dlq_arn=self.dlq.arn,
                 callbacks_queue_arn=args.callbacks_queue_arn,
                 table_arn=args.table_arn,
+                state_table_arn=args.state_table_arn,
                 secret_arn=args.secret_arn,
             ),
             extra=iam.bedrock_statements(
@@ -74,12 +73,19 @@ class QueueWorker(pulumi.ComponentResource):
         environment = pulumi.Output.from_input(
             {
                 **shared_environment(config, service="worker"),
+                **config.llm_limits.environment(),
                 "QUEUE_URL": self.queue.url,
+                "QUEUE_URL_HIGH": self.lanes.queues["high"].url,
+                "QUEUE_URL_LOW": self.lanes.queues["low"].url,
+                "DLQ_URL": self.dlq.url,
                 "JOBS_TABLE_NAME": args.table_name,
+                "LLM_STATE_TABLE_NAME": args.state_table_name,
                 "APP_SECRET_ID": args.secret_arn,
                 "WORKER_MAX_CONCURRENCY": str(config.worker_max_concurrency),
                 # The worker fails a job on its last delivery; that must be the redrive's last one.
                 "QUEUE_MAX_RECEIVE_COUNT": str(config.queue_max_receive_count),
+                "JOB_MAX_ATTEMPTS": str(config.job_max_attempts),
+                **_optional("JOB_MAX_AGE_SECONDS", config.job_max_age_seconds),
                 "CALLBACKS_QUEUE_URL": args.callbacks_queue_url,
             }
         )
@@ -101,24 +107,28 @@ class QueueWorker(pulumi.ComponentResource):
             parent=self,
             depends_on=[policy],
         )
-        self.event_source = aws.lambda_.EventSourceMapping(
-            f"{name}-event-source",
-            event_source_arn=self.queue.arn,
-            function_name=self._invoke_target(name, config),
-            batch_size=config.batch_size,
-            maximum_batching_window_in_seconds=config.batching_window_seconds,
-            # The handler returns batchItemFailures: only failed records are retried.
-            function_response_types=["ReportBatchItemFailures"],
-            # Caps concurrent workers, which is what protects the LLM provider's rate limit.
-            scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
-                maximum_concurrency=config.event_source_max_concurrency
-            ),
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
-        )
+        target = self._invoke_target(name, config)
+        self.event_sources = {
+            lane: aws.lambda_.EventSourceMapping(
+                f"{lane_queue_name(name, lane)}-event-source",
+                event_source_arn=self.lanes.queues[lane].arn,
+                function_name=target,
+                batch_size=config.batch_size,
+                maximum_batching_window_in_seconds=config.batching_window_seconds,
+                # The handler returns batchItemFailures: only failed records are retried.
+                function_response_types=["ReportBatchItemFailures"],
+                # Each lane's own cap: a low backlog cannot take the fleet, high keeps its share.
+                scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
+                    maximum_concurrency=config.lanes.of(lane)
+                ),
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            )
+            for lane in LANES
+        }
         self.register_outputs(
             {
-                "queue_url": self.queue.url,
+                "queue_urls": self.lanes.urls(),
                 "dlq_url": self.dlq.url,
                 "function_name": self.function.name,
             }
@@ -136,3 +146,8 @@ class QueueWorker(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         return alias.arn
+
+
+def _optional(name: str, value: int | None) -> dict[str, str]:
+    """Unset stack values leave the worker's own default in force."""
+    return {} if value is None else {name: str(value)}

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from devstack.resources import STATE_TABLE_KEY, TTL_ATTRIBUTE
+
 from .harness import PROVISIONING_DIR, StackRunner, stack_file_config, write_fake_packages
 
 TABLE = "aws:dynamodb/table:Table"
@@ -31,6 +33,23 @@ def test_point_in_time_recovery_is_on_in_prod_only(
 ) -> None:
     table = stack_runner(stack).one(TABLE, "jobs")
     assert table["pointInTimeRecovery"] == {"enabled": enabled}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_llm_state_table_is_on_demand_keyed_by_pk_with_ttl_and_never_backed_up(
+    stack_runner: StackRunner, stack: str
+) -> None:
+    # Transient state (limiter buckets, pauses, circuits): PITR stays off even in prod
+    table = stack_runner(stack).one(TABLE, "llm-state")
+    assert table["billingMode"] == "PAY_PER_REQUEST"
+    assert table["hashKey"] == "pk"
+    assert "rangeKey" not in table
+    assert table["attributes"] == [{"name": "pk", "type": "S"}]
+    assert table["ttl"] == {"attributeName": "expires_at", "enabled": True}
+    assert table["pointInTimeRecovery"] == {"enabled": False}
+    assert table["tags"]["component"] == "data"
+    # the devstack creates the same shape, so local runs exercise the deployed key schema
+    assert (STATE_TABLE_KEY, TTL_ATTRIBUTE) == ("pk", "expires_at")
 
 
 def test_stack_files_differ_only_in_config() -> None:

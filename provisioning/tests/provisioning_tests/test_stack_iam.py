@@ -11,7 +11,20 @@ from .harness import StackRun, StackRunner, policy_statements
 
 API_POLICY, WORKER_POLICY, CALLBACKS_POLICY = "api-policy", "jobs-policy", "callbacks-policy"
 POLICIES = (API_POLICY, WORKER_POLICY, CALLBACKS_POLICY)
-QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:jobs-queue"
+SQS_PREFIX = "arn:aws:sqs:us-east-1:123456789012:"
+LANE_ARNS = {
+    "High": f"{SQS_PREFIX}jobs-high-queue",
+    "Normal": f"{SQS_PREFIX}jobs-queue",
+    "Low": f"{SQS_PREFIX}jobs-low-queue",
+}
+DLQ_ARN = f"{SQS_PREFIX}jobs-dlq"
+STATE_TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/llm-state"
+CONSUMER_ACTIONS = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+]
 CALLBACKS_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:callbacks-queue"
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/jobs"
 SECRET_PREFIX = "arn:aws:secretsmanager:us-east-1:123456789012:"
@@ -50,13 +63,16 @@ def test_the_only_wildcard_resources_are_the_functions_own_log_streams(
     ]
 
 
-def test_api_may_only_enqueue_record_jobs_queue_callbacks_read_the_secret_and_log(
+def test_api_may_only_enqueue_to_the_lanes_record_jobs_queue_callbacks_read_the_secret_and_log(
     stack_runner: StackRunner,
 ) -> None:
     statements = by_sid(policy_statements(stack_runner(), API_POLICY))
     assert {sid: s["Action"] for sid, s in statements.items()} == {
         "WriteOwnLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "EnqueueJobs": ["sqs:SendMessage"],
+        # A job goes to the queue of its priority's lane, never to the DLQ
+        "EnqueueJobsHigh": ["sqs:SendMessage"],
+        "EnqueueJobsNormal": ["sqs:SendMessage"],
+        "EnqueueJobsLow": ["sqs:SendMessage"],
         # A cancellation's webhook event is queued by the API
         "QueueCallbacks": ["sqs:SendMessage"],
         # Cancel (conditional update), bulk submit and idempotency records (batch writes)
@@ -69,31 +85,73 @@ def test_api_may_only_enqueue_record_jobs_queue_callbacks_read_the_secret_and_lo
         ],
         "ReadAppSecret": ["secretsmanager:GetSecretValue"],
     }
-    assert statements["EnqueueJobs"]["Resource"] == QUEUE_ARN
+    for lane, arn in LANE_ARNS.items():
+        assert statements[f"EnqueueJobs{lane}"]["Resource"] == arn
     assert statements["QueueCallbacks"]["Resource"] == CALLBACKS_QUEUE_ARN
     assert statements["RecordJobs"]["Resource"] == TABLE_ARN
     assert statements["ReadAppSecret"]["Resource"].startswith(SECRET_PREFIX)
 
 
-def test_worker_may_only_consume_the_queue_update_jobs_queue_callbacks_read_the_secret_and_log(
+def test_worker_may_only_consume_and_resend_on_the_lanes_copy_to_the_dlq_and_share_llm_state(
     stack_runner: StackRunner,
 ) -> None:
-    statements = by_sid(policy_statements(stack_runner(), WORKER_POLICY))
-    assert {sid: s["Action"] for sid, s in statements.items()} == {
-        "WriteOwnLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "ConsumeJobs": [
-            "sqs:ReceiveMessage",
-            "sqs:DeleteMessage",
-            "sqs:ChangeMessageVisibility",
-            "sqs:GetQueueAttributes",
-        ],
-        "QueueCallbacks": ["sqs:SendMessage"],
-        "UpdateJobs": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-        "ReadAppSecret": ["secretsmanager:GetSecretValue"],
+    statements = policy_statements(stack_runner(), WORKER_POLICY)
+    secret = by_sid(statements)["ReadAppSecret"]["Resource"]
+    assert secret.startswith(SECRET_PREFIX)
+    log_streams = (
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/gen-ai-on-aws-dev-worker"
+        ":log-stream:*"
+    )
+    # THEN the whole document, in order: nothing more (no Scan/Query/DeleteItem on the state,
+    # no receive on the DLQ), nothing less (each lane's mapping needs all four consumer actions)
+    assert [(s["Sid"], s["Action"], s["Resource"]) for s in statements] == [
+        ("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], log_streams),
+        *[(f"ConsumeJobs{lane}", CONSUMER_ACTIONS, arn) for lane, arn in LANE_ARNS.items()],
+        # A retried or deferred job is re-sent to its lane as a new message
+        *[(f"ResendJobs{lane}", ["sqs:SendMessage"], arn) for lane, arn in LANE_ARNS.items()],
+        # A job that spent its budget is copied to the DLQ for inspection and redrive
+        ("CopyExhaustedJobs", ["sqs:SendMessage"], DLQ_ARN),
+        ("QueueCallbacks", ["sqs:SendMessage"], CALLBACKS_QUEUE_ARN),
+        ("UpdateJobs", ["dynamodb:GetItem", "dynamodb:UpdateItem"], TABLE_ARN),
+        (
+            "ShareLlmState",
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            STATE_TABLE_ARN,
+        ),
+        ("ReadAppSecret", ["secretsmanager:GetSecretValue"], secret),
+    ]
+    assert all(s["Effect"] == "Allow" for s in statements)
+
+
+def test_only_the_worker_may_touch_the_llm_state_table_or_the_jobs_dlq(
+    stack_runner: StackRunner,
+) -> None:
+    run = stack_runner()
+    grants = {
+        (name, statement["Resource"])
+        for name in POLICIES
+        for statement in policy_statements(run, name)
+        if statement["Resource"] in (STATE_TABLE_ARN, DLQ_ARN)
     }
-    assert statements["ConsumeJobs"]["Resource"] == QUEUE_ARN
-    assert statements["QueueCallbacks"]["Resource"] == CALLBACKS_QUEUE_ARN
-    assert statements["UpdateJobs"]["Resource"] == TABLE_ARN
+    assert grants == {(WORKER_POLICY, STATE_TABLE_ARN), (WORKER_POLICY, DLQ_ARN)}
+
+
+def test_the_worker_policy_fits_the_inline_policy_size_limit_with_many_bedrock_models(
+    stack_runner: StackRunner,
+) -> None:
+    # GIVEN a default, two fallbacks and an allow-list of Bedrock inference profiles (two
+    # statements each): the lanes add seven statements to the worker's role
+    models = [f"bedrock/us.anthropic.claude-{n}-v1:0" for n in range(6)]
+    run = stack_runner(
+        llmModel=models[0],
+        llmFallbackModels=",".join(models[1:3]),
+        llmAllowedModels=",".join(models),
+    )
+    document = run.one("aws:iam/rolePolicy:RolePolicy", WORKER_POLICY)["policy"]
+    # THEN it stays below IAM's 10,240 characters for a role's inline policies (whitespace
+    # does not count)
+    assert len(json.loads(document)["Statement"]) == 12 + 2 * len(models)
+    assert len("".join(document.split())) < 10_240
 
 
 @pytest.mark.parametrize("model", ["openai/gpt-4o-mini", f"bedrock/us.{HAIKU}"])

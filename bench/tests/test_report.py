@@ -27,7 +27,7 @@ def test_table_marks_each_target_met_or_missed() -> None:
 
 
 def test_write_produces_json_and_a_png(tmp_path: Path) -> None:
-    json_path, chart = report.write(RESULTS, tmp_path)
+    json_path, chart = report.write(RESULTS, tmp_path)  # no limits section: no limits.png
 
     assert json.loads(json_path.read_text())["cost"]["default"]["total"] == 6.4
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,12 +1,11 @@
-"""``uv run bench``: every benchmark in one run, a table, bench/results/latest.{json,png}."""
+"""``uv run bench``: the benchmarks in one run, a table, bench/results/latest.{json,png};
+``--only limits`` runs the opt-in provider-limits benchmark (bench/results/limits.png)."""
 
 from __future__ import annotations
 
 import argparse
 import datetime
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -17,44 +16,58 @@ from typing import Any
 
 from bench import report
 from bench.cost import PRICE_SOURCES, PRICES_AS_OF, Workload, cost_per_million_jobs
+from bench.support import machine
 
 SECTIONS = ("worker", "api", "cold", "e2e", "cost")
+# Run only when named (--only limits, or --only all): about five minutes more.
+OPT_IN = ("limits",)
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
-    parser.add_argument("--only", default=",".join(SECTIONS), help=f"subset of {SECTIONS}")
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated subset of {SECTIONS + OPT_IN}, or all (default: all but"
+        f" {', '.join(OPT_IN)})",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
-    previous = args.out / "latest.json"
-    # A partial run (--only) refreshes its sections and keeps the others from the last run.
-    results: dict[str, Any] = (
-        json.loads(previous.read_text())
-        if set(chosen) < set(SECTIONS) and previous.exists()
-        else {}
-    )
-    results |= {
-        "date": datetime.date.today().isoformat(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}",
-    }
+    if chosen == ["all"]:
+        chosen = [*SECTIONS, *OPT_IN]
+    if unknown := set(chosen) - set(SECTIONS + OPT_IN):
+        parser.error(f"--only: unknown section(s) {', '.join(sorted(unknown))}")
+    results = starting_results(args.out / "latest.json", chosen)
     with tempfile.TemporaryDirectory(prefix="bench-logs-") as logs:
         runners: dict[str, Callable[[], Any]] = {
             "worker": lambda: _worker(Path(logs)),
             "api": lambda: _api(Path(logs)),
             "cold": lambda: _cold(),
             "e2e": lambda: _e2e(Path(logs)),
+            "limits": lambda: _limits(Path(logs)),
         }
         for section in chosen:
             if section in runners:
                 results.update(_timed(section, runners[section]))
     results["cost"] = _cost(results)
-    json_path, chart = report.write(results, args.out)
+    written = report.write(results, args.out)
     print(report.table(results))
-    print(f"\nwrote {json_path} and {chart}")
+    print(f"\nwrote {', '.join(str(path) for path in written)}")
     return 0
+
+
+def starting_results(previous: Path, chosen: list[str]) -> dict[str, Any]:
+    """What the new run starts from. A run that leaves a section out (the default leaves out
+    the opt-in ones) keeps that section's results from the last run. The top-level date and
+    machine are the default sections'; an opt-in section run alone stamps only its own results."""
+    results: dict[str, Any] = {}
+    if not set(SECTIONS + OPT_IN) <= set(chosen) and previous.exists():
+        results = dict(json.loads(previous.read_text()))
+    if set(chosen) - set(OPT_IN) or "date" not in results:
+        results |= {"date": datetime.date.today().isoformat(), "machine": machine()}
+    return results
 
 
 def _timed(section: str, run: Callable[[], Any]) -> dict[str, Any]:
@@ -87,6 +100,12 @@ def _e2e(logs: Path) -> tuple[str, Any]:
     from bench import throughput
 
     return "throughput", throughput.run(logs)
+
+
+def _limits(logs: Path) -> tuple[str, Any]:
+    from bench import limits
+
+    return "limits", limits.run(logs)
 
 
 def _cost(results: dict[str, Any]) -> dict[str, Any]:

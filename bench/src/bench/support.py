@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
 import string
 from collections.abc import Iterator
@@ -15,6 +17,11 @@ from devstack.e2e_support import DevstackProcess, StackPorts
 from devstack.resources import StackResources, find_stack_resources
 
 REGION = "us-east-1"
+
+
+def machine() -> str:
+    """What the numbers were measured on, stored with them."""
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def percentile(values: list[float], fraction: float) -> float:

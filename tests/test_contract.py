@@ -18,13 +18,13 @@ import pytest
 from devstack.fake_llm import FakeLLMServer
 from devstack.lambda_runtime import LambdaContext, sqs_record
 from devstack.resources import StackResources
-from gen_ai_contracts.queue import QueueMessage
+from gen_ai_contracts.queue import Priority, QueueMessage
 from gen_ai_contracts.tasks import TASKS
 from gen_ai_contracts.tasks.extract_user import User
 from gen_ai_on_aws.config import Settings as ApiSettings
-from gen_ai_on_aws.services.job_submission import submit_job
+from gen_ai_on_aws.services.job_submission import NewJob, submit_job
 from gen_ai_on_aws.services.jobs_repository import JobsRepository
-from gen_ai_on_aws.services.queue_service import QueueService
+from gen_ai_on_aws.services.queue_service import JobQueues
 from worker.config import Settings as WorkerSettings
 from worker.config import get_settings
 from worker.main import handler
@@ -48,6 +48,8 @@ def worker_env(
     """The worker configured against the moto stack and the fake LLM, as a cold start."""
     for name, value in {
         "QUEUE_URL": aws.queue_url,
+        "QUEUE_URL_HIGH": aws.queue_url_high,
+        "QUEUE_URL_LOW": aws.queue_url_low,
         "JOBS_TABLE_NAME": aws.table_name,
         "LLM_MODEL": "openai/fake-model",
         "LLM_API_BASE": fake_llm.base_url,
@@ -62,27 +64,37 @@ def worker_env(
 
 
 def _submit_and_deliver(
-    stack: StackResources, *, task: str, payload: dict[str, Any], model: str | None = None
+    stack: StackResources,
+    *,
+    task: str,
+    payload: dict[str, Any],
+    model: str | None = None,
+    priority: Priority = "normal",
 ) -> tuple[JobsRepository, str, dict[str, Any]]:
     """Submit through the API's own services, then run the message through the worker's handler
-    exactly as Lambda delivers it."""
+    exactly as Lambda delivers it from the lane's queue."""
     sqs = boto3.client("sqs", region_name=REGION)
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     jobs = JobsRepository(client=dynamodb, table_name=stack.table_name, ttl_seconds=3600)
+    lanes: dict[Priority, tuple[str, str]] = {
+        "high": (stack.queue_url_high, stack.queue_arn_high),
+        "normal": (stack.queue_url, stack.queue_arn),
+        "low": (stack.queue_url_low, stack.queue_arn_low),
+    }
+    queue_url, queue_arn = lanes[priority]
     job_id = submit_job(
         jobs=jobs,
-        queue=QueueService(client=sqs, queue_url=stack.queue_url),
-        task=task,
-        payload=payload,
-        model=model,
+        queues=JobQueues(client=sqs, lane_urls={lane: url for lane, (url, _) in lanes.items()}),
+        job=NewJob(task=task, payload=payload, model=model, priority=priority),
+        tenant="key-0123456789abcdef",
         request_id="req-contract",
         now=datetime.now(UTC),
     )
     [message] = sqs.receive_message(
-        QueueUrl=stack.queue_url, AttributeNames=["All"], MaxNumberOfMessages=10
+        QueueUrl=queue_url, AttributeNames=["All"], MaxNumberOfMessages=10
     )["Messages"]
-    record = sqs_record(dict(message), queue_arn=stack.queue_arn, region=REGION)
-    return jobs, job_id, handler({"Records": [record]}, LAMBDA_CONTEXT())
+    record = sqs_record(dict(message), queue_arn=queue_arn, region=REGION)
+    return jobs, job_id, dict(handler({"Records": [record]}, LAMBDA_CONTEXT()))
 
 
 def test_every_registered_task_has_a_contract_case() -> None:
@@ -126,6 +138,20 @@ def test_the_model_a_client_chose_travels_to_the_worker(
     job = jobs.get_job(job_id=job_id, now=datetime.now(UTC))
     assert job is not None
     assert job.model == "openai/other-model"
+
+
+@pytest.mark.parametrize("priority", ["high", "low"])
+def test_a_job_from_each_lane_is_run_and_keeps_its_priority(
+    worker_env: StackResources, priority: Priority
+) -> None:
+    jobs, job_id, response = _submit_and_deliver(
+        worker_env, task="complete", payload=TASK_INPUTS["complete"], priority=priority
+    )
+
+    assert response == {"batchItemFailures": []}
+    job = jobs.get_job(job_id=job_id, now=datetime.now(UTC))
+    assert job is not None
+    assert (job.status, job.priority) == ("succeeded", priority)
 
 
 def test_a_failed_job_is_readable_by_the_api(worker_env: StackResources) -> None:

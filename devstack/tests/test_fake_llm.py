@@ -10,7 +10,14 @@ import litellm
 import pytest
 from litellm.exceptions import InternalServerError
 
-from devstack.fake_llm import FakeLLMConfig, FakeLLMServer, echo_answer
+from devstack.fake_llm import (
+    Decision,
+    FakeLLM,
+    FakeLLMConfig,
+    FakeLLMServer,
+    busiest_window,
+    echo_answer,
+)
 
 PROMPT = "Write one line about queues"
 
@@ -133,3 +140,107 @@ def test_litellm_reads_the_text_finish_reason_and_usage_and_maps_model_faults(
     assert response.choices[0].message.content == "echo: Write"
     assert response.choices[0].finish_reason == "length"
     assert response.usage.completion_tokens == 2
+
+
+class FakeClock:
+    """Epoch seconds that move only when a test says so."""
+
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def call_at(llm: FakeLLM, clock: FakeClock, at: float, model: str = "fake") -> Decision:
+    clock.now = 1_000_000.0 + at
+    return llm.decide({"model": model, "messages": [{"role": "user", "content": PROMPT}]})
+
+
+def test_the_window_limit_refuses_beyond_the_quota_until_the_oldest_call_leaves() -> None:
+    # GIVEN a provider that accepts 3 calls in any 60 s
+    clock = FakeClock()
+    llm = FakeLLM(FakeLLMConfig(window_limit=3, window_seconds=60), clock=clock)
+
+    # WHEN calls arrive at 0, 10, 20 s, then at 30, 59.5, 60 and 61 s
+    accepted = [call_at(llm, clock, at) for at in (0, 10, 20)]
+    over = call_at(llm, clock, 30)
+    almost = call_at(llm, clock, 59.5)
+    after_oldest_left = call_at(llm, clock, 60)
+    full_again = call_at(llm, clock, 61)
+
+    # THEN the first three pass; the 4th waits for the call at 0 s to leave (30 s), rounded up
+    # to at least 1 s; refused calls took no slot, so at 60 s one is free; at 61 s the oldest
+    # accepted call is the one at 10 s
+    assert [d.outcome for d in accepted] == ["ok", "ok", "ok"]
+    assert (over.outcome, over.retry_after_seconds, over.immediate) == ("429", 30, True)
+    assert (almost.outcome, almost.retry_after_seconds) == ("429", 1)
+    assert after_oldest_left.outcome == "ok"
+    assert (full_again.outcome, full_again.retry_after_seconds) == ("429", 9)
+    causes = [record.cause for record in llm.stats.log]
+    assert causes == [None, None, None, "window", "window", None, "window"]
+    assert llm.stats.outcomes == {"ok": 4, "429": 3}
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_an_outage_answers_every_call_until_it_ends_then_the_provider_recovers(
+    status: int,
+) -> None:
+    # GIVEN an outage of 30 s that also has a quota of 2 calls per minute
+    clock = FakeClock()
+    config = FakeLLMConfig(
+        outage_status=status, outage_seconds=30, retry_after_seconds=2, window_limit=2
+    )
+    llm = FakeLLM(config, clock=clock)
+
+    # WHEN calls arrive during the outage and after it
+    during = [call_at(llm, clock, at) for at in (0, 1, 15, 29.9)]
+    after = [call_at(llm, clock, at) for at in (30, 31, 32)]
+
+    # THEN the outage refuses every call at once, with its Retry-After; its calls took none of
+    # the quota, so the first two calls after it pass and the third is over the quota
+    assert {(d.outcome, d.retry_after_seconds, d.immediate) for d in during} == {
+        (str(status), 2, True)
+    }
+    assert [d.outcome for d in after] == ["ok", "ok", "429"]
+    assert llm.outage_ends_at == 1_000_030.0
+    assert [r.cause for r in llm.stats.log] == ["outage"] * 4 + [None, None, "window"]
+    assert [r.at - 1_000_000.0 for r in llm.stats.log] == pytest.approx(
+        [0, 1, 15, 29.9, 30, 31, 32]
+    )
+
+
+def test_the_busiest_window_counts_the_most_calls_in_any_minute() -> None:
+    assert busiest_window([], 60) == 0
+    assert busiest_window([0, 59.9, 60, 61, 200], 60) == 3  # 0 leaves at 60: {59.9, 60, 61}
+    assert busiest_window([5, 1, 3], 60) == 3  # order does not matter
+
+
+def test_quota_and_outage_answers_and_the_call_log_are_reachable_over_http(
+    fake_llm: FakeLLMServer,
+) -> None:
+    # GIVEN a quota of 2 calls per minute set over HTTP, as a devstack test does
+    base = f"http://127.0.0.1:{fake_llm.port}/_fake"
+    httpx.post(f"{base}/config", json={"window_limit": 2}).raise_for_status()
+
+    # WHEN three calls arrive at once
+    responses = [chat(fake_llm) for _ in range(3)]
+
+    # THEN the third is a 429 whose Retry-After is about the minute, and the log says why
+    assert [r.status_code for r in responses] == [200, 200, 429]
+    assert 59 <= int(responses[2].headers["Retry-After"]) <= 60
+    stats = httpx.get(f"{base}/stats").json()
+    assert [(r["outcome"], r["cause"]) for r in stats["log"]] == [
+        ("ok", None), ("ok", None), ("429", "window"),
+    ]  # fmt: skip
+    assert stats["outage_ends_at"] is None
+    assert all(stats["configured_at"] <= r["at"] for r in stats["log"])
+
+    # AND an outage of 429s set over HTTP answers its own Retry-After
+    outage = {"outage_status": 429, "outage_seconds": 60, "retry_after_seconds": 2}
+    httpx.post(f"{base}/config", json=outage).raise_for_status()
+    refused = chat(fake_llm)
+    assert (refused.status_code, refused.headers["Retry-After"]) == (429, "2")
+    stats = httpx.get(f"{base}/stats").json()
+    assert stats["outage_ends_at"] == pytest.approx(stats["configured_at"] + 60)
+    assert [(r["outcome"], r["cause"]) for r in stats["log"]] == [("429", "outage")]

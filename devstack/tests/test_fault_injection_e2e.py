@@ -15,7 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -66,7 +66,8 @@ def _poison_bodies() -> dict[str, str]:
         "version": 1,
         "task": "extract_user",
         "payload": {"text": "Una is 40 years old"},
-        "submitted_at": "2026-11-23T12:00:00Z",
+        # Now: an old date would fail them as max_age_exceeded (JOB_MAX_AGE_SECONDS) first.
+        "submitted_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "request_id": None,
     }
     ids = [str(uuid.uuid4()) for _ in range(3)]

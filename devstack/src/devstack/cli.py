@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start()
         print(f"devstack ready in {time.monotonic() - started:.1f} s", flush=True)
+        _print_lanes(stack)
         if config.run_worker:
             _print_webhooks(stack.webhook_signing_secret)
         if config.run_api:
@@ -57,6 +58,23 @@ Or be called back when it is done (a signed webhook; any URL is allowed here, ht
 Press Ctrl-C to stop.""",
         flush=True,
     )
+
+
+def _print_lanes(stack: Devstack) -> None:
+    """Which queue each priority goes to and how many batches each lane's poller runs."""
+    assert stack.resources is not None
+    lines = ["Lanes (priority -> queue; batches in flight per lane's event source mapping):"]
+    for lane, (queue_url, _) in stack.lanes().items():
+        pollers = f"{stack.config.concurrency_for(lane)}" if stack.config.run_worker else "-"
+        lines.append(f"  {lane:<6} {queue_url.rsplit('/', 1)[-1]:<32} {pollers}")
+    lines.append(f"  DLQ    {stack.resources.dlq_url.rsplit('/', 1)[-1]} (shared by the lanes)")
+    limits = [
+        f"{name}={os.environ[name]}"
+        for name in ("LLM_RPM_LIMIT", "LLM_TPM_LIMIT", "LLM_RATE_LIMITS", "LLM_CIRCUIT_FAILURES")
+        if os.environ.get(name)
+    ]
+    lines.append(f"  provider limits: {', '.join(limits) or 'none (LLM_RPM_LIMIT etc. unset)'}")
+    print("\n".join(lines), flush=True)
 
 
 def _print_webhooks(secret: str) -> None:

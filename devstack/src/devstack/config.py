@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 REGION = "us-east-1"
 STACK_PREFIX = "gen-ai-on-aws-dev"
+# The job lanes, fastest first; each queue has its own event source mapping (and poller here).
+LANES = ("high", "normal", "low")
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,8 @@ class DevstackConfig:
     batch_size: int = 10
     batching_window_seconds: float = 0.5
     max_concurrency: int = 2
+    # Per-lane MaximumConcurrency overrides; a lane not named here uses max_concurrency.
+    lane_concurrency: Mapping[str, int] = field(default_factory=dict)
     function_timeout_seconds: float = 30.0
     visibility_timeout_seconds: int = 180
     max_receive_count: int = 5
@@ -28,6 +33,32 @@ class DevstackConfig:
     run_api: bool = True
     run_worker: bool = True
     attach: bool = False
+
+    def concurrency_for(self, lane: str) -> int:
+        """How many batches ``lane``'s poller runs at once (its ESM's MaximumConcurrency).
+
+        Defaults as the stack's (provisioning's laneConcurrency): high and normal get
+        max_concurrency, low half of it but at least 2 (the AWS minimum) and at most normal's.
+        """
+        if lane in self.lane_concurrency:
+            return self.lane_concurrency[lane]
+        if lane == "low":
+            return min(self.max_concurrency, max(2, self.max_concurrency // 2))
+        return self.max_concurrency
+
+
+def parse_lane_concurrency(text: str) -> dict[str, int]:
+    """``high=4,low=2`` as ``{"high": 4, "low": 2}``; raises ValueError naming what is wrong."""
+    lanes: dict[str, int] = {}
+    for part in filter(None, (item.strip() for item in text.split(","))):
+        lane, _, value = part.partition("=")
+        lane = lane.strip()
+        if lane not in LANES or not value.strip().isdigit() or int(value) < 1:
+            raise ValueError(
+                f"{part!r}: expected <lane>=<n> with lane one of {', '.join(LANES)} and n >= 1"
+            )
+        lanes[lane] = int(value)
+    return lanes
 
 
 def _env(name: str, default: str) -> str:
@@ -47,7 +78,19 @@ def parse_args(argv: list[str] | None = None) -> DevstackConfig:
     parser.add_argument(
         "--batching-window", type=float, default=float(_env("BATCHING_WINDOW", "0.5"))
     )
-    parser.add_argument("--max-concurrency", type=int, default=int(_env("MAX_CONCURRENCY", "2")))
+    parser.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=int(_env("MAX_CONCURRENCY", "2")),
+        help="batches in flight per event source mapping (per lane and for webhooks); default 2,"
+        " the AWS minimum",
+    )
+    parser.add_argument(
+        "--lane-concurrency",
+        default=_env("LANE_CONCURRENCY", ""),
+        help="batches in flight per lane, e.g. high=4,normal=2,low=2 (default, as the stack's:"
+        " high and normal --max-concurrency, low half of it but at least 2)",
+    )
     parser.add_argument(
         "--function-timeout", type=float, default=float(_env("FUNCTION_TIMEOUT", "30"))
     )
@@ -78,6 +121,10 @@ def parse_args(argv: list[str] | None = None) -> DevstackConfig:
         help="use the emulated AWS and LLM of a devstack already running on these ports",
     )
     args = parser.parse_args(argv)
+    try:
+        lane_concurrency = parse_lane_concurrency(args.lane_concurrency)
+    except ValueError as exc:
+        parser.error(f"--lane-concurrency {exc}")
     visibility = args.visibility_timeout or int(6 * args.function_timeout)
     return DevstackConfig(
         api_port=args.api_port,
@@ -86,6 +133,7 @@ def parse_args(argv: list[str] | None = None) -> DevstackConfig:
         batch_size=args.batch_size,
         batching_window_seconds=args.batching_window,
         max_concurrency=args.max_concurrency,
+        lane_concurrency=lane_concurrency,
         function_timeout_seconds=args.function_timeout,
         visibility_timeout_seconds=visibility,
         max_receive_count=args.max_receive_count,

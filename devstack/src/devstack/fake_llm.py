@@ -16,6 +16,13 @@ prompt with directives embedded in the user text:
   text does not contain (``<name>@example.com``, as SmolLM2 does by analogy with the prompt);
 - the same with ``xN`` (``!429x2``): fail the first N calls for that text, then answer normally.
 
+It can also behave like a provider with a quota or an outage: ``window_limit`` requests in any
+``window_seconds`` (a sliding window, as providers count accepted requests), beyond which it
+answers 429 with the ``Retry-After`` at which the oldest call leaves the window; and
+``outage_status`` (503, 429, ...) answered to every call for ``outage_seconds`` after the
+config was set. Every call's time, model and outcome are kept (``FakeLLMStats.log``), so tests
+can count calls per minute and calls during an outage.
+
 The output faults (``!invalid``, ``!badjson``, ``!hallucinate``, ``!inventemail``) only change
 structured answers; a plain-text request still gets its echo. Calls are counted per prompt text,
 and per model, so tests can prove that no job was processed twice and which model answered.
@@ -24,12 +31,14 @@ and per model, so tests can prove that no job was processed twice and which mode
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -57,6 +66,28 @@ class FakeLLMConfig:
     # Model name as the request body carries it ("fake-primary" for "openai/fake-primary") ->
     # the HTTP status every call to that model gets, before any directive or random fault.
     fail_models: dict[str, int] = field(default_factory=dict)
+    # A provider quota: at most this many accepted calls in any window_seconds (None = none);
+    # calls beyond it get 429 + Retry-After and, as with providers, do not use the quota.
+    window_limit: int | None = None
+    window_seconds: float = 60.0
+    # A provider outage: every call gets this status (503, 429 with retry_after_seconds, ...)
+    # until outage_seconds after the config was set; nothing else is decided meanwhile.
+    outage_status: int | None = None
+    outage_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One call as the provider saw it: when (epoch seconds), for which model, and the answer.
+
+    ``cause`` says why a call failed: "outage", "window" (over the quota), "fault" (a failing
+    model, a directive or a random fault); None for a success.
+    """
+
+    at: float
+    model: str
+    outcome: str
+    cause: str | None = None
 
 
 @dataclass
@@ -69,6 +100,33 @@ class FakeLLMStats:
     requests: list[dict[str, Any]] = field(default_factory=list)
     call_times: dict[str, list[float]] = field(default_factory=dict)
     models: Counter[str] = field(default_factory=Counter)
+    log: list[CallRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to answer one call: the outcome, the prompt text, and a 429's Retry-After.
+
+    ``immediate`` answers without the configured latency: a provider refusing over quota or
+    during an outage does not run the model.
+    """
+
+    outcome: str
+    text: str
+    retry_after_seconds: int
+    immediate: bool = False
+
+
+def busiest_window(times: list[float], seconds: float = 60.0) -> int:
+    """The most calls in any ``seconds``-long window (a provider's "requests per minute")."""
+    ordered = sorted(times)
+    busiest = 0
+    start = 0
+    for end, at in enumerate(ordered):
+        while ordered[start] <= at - seconds:
+            start += 1
+        busiest = max(busiest, end - start + 1)
+    return busiest
 
 
 def extract_user(text: str) -> dict[str, Any] | None:
@@ -131,37 +189,77 @@ def last_user_text(body: dict[str, Any]) -> str:
 class FakeLLM:
     """Thread-safe state plus the decision of what to answer to one request."""
 
-    def __init__(self, config: FakeLLMConfig | None = None) -> None:
+    def __init__(
+        self, config: FakeLLMConfig | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.config = config or FakeLLMConfig()
         self.stats = FakeLLMStats()
+        self._clock = clock  # epoch seconds; injectable so unit tests need not wait
         self._lock = threading.Lock()
         self._random = random.Random(self.config.seed)
+        self._window: deque[float] = deque()  # times of the calls the quota accepted
+        self.configured_at = clock()
 
     def reset(self, config: FakeLLMConfig | None = None) -> None:
         with self._lock:
             self.config = config or FakeLLMConfig()
             self.stats = FakeLLMStats()
             self._random = random.Random(self.config.seed)
+            self._window = deque()
+            self.configured_at = self._clock()
 
-    def decide(self, body: dict[str, Any]) -> tuple[str, str]:
-        """Return (outcome, prompt text) for one call and record it."""
+    @property
+    def outage_ends_at(self) -> float | None:
+        """Epoch seconds at which the configured outage ends (None without one)."""
+        if self.config.outage_status is None:
+            return None
+        return self.configured_at + self.config.outage_seconds
+
+    def decide(self, body: dict[str, Any]) -> Decision:
+        """Decide the answer to one call and record it."""
         text = last_user_text(body)
         model = str(body.get("model", ""))
         with self._lock:
+            now = self._clock()
             self.stats.calls[text] += 1
             self.stats.models[model] += 1
             self.stats.requests.append(body)
-            self.stats.call_times.setdefault(text, []).append(time.time())
-            failing_status = self.config.fail_models.get(model)
-            outcome = str(failing_status) if failing_status else None
-            if outcome is None:
-                outcome = self._directive_outcome(text, self.stats.calls[text])
-            if outcome is None:
-                outcome = self._random_outcome()
-            self.stats.outcomes[outcome] += 1
-            if outcome == "ok":
+            self.stats.call_times.setdefault(text, []).append(now)
+            refusal = self._provider_refusal(text, now)
+            cause: str | None
+            if refusal is not None:
+                decision, cause = refusal
+            else:
+                outcome = self._fault_outcome(text, model)
+                cause = None if outcome == "ok" else "fault"
+                decision = Decision(outcome, text, self.config.retry_after_seconds)
+            self.stats.outcomes[decision.outcome] += 1
+            self.stats.log.append(CallRecord(now, model, decision.outcome, cause))
+            if decision.outcome == "ok":
                 self.stats.successes[text] += 1
-        return outcome, text
+        return decision
+
+    def _provider_refusal(self, text: str, now: float) -> tuple[Decision, str] | None:
+        """An outage's status, or a 429 over the quota; else the call takes a window slot."""
+        config = self.config
+        if config.outage_status is not None and now < self.configured_at + config.outage_seconds:
+            outage = Decision(str(config.outage_status), text, config.retry_after_seconds, True)
+            return outage, "outage"
+        if config.window_limit is None:
+            return None
+        while self._window and self._window[0] <= now - config.window_seconds:
+            self._window.popleft()
+        if len(self._window) >= config.window_limit:
+            wait = self._window[0] + config.window_seconds - now
+            return Decision("429", text, max(math.ceil(wait), 1), True), "window"
+        self._window.append(now)
+        return None
+
+    def _fault_outcome(self, text: str, model: str) -> str:
+        failing_status = self.config.fail_models.get(model)
+        if failing_status:
+            return str(failing_status)
+        return self._directive_outcome(text, self.stats.calls[text]) or self._random_outcome()
 
     def _directive_outcome(self, text: str, call_number: int) -> str | None:
         for kind, count in _DIRECTIVE.findall(text):
@@ -254,6 +352,9 @@ class _Handler(BaseHTTPRequestHandler):
                     "successes": dict(llm.stats.successes),
                     "outcomes": dict(llm.stats.outcomes),
                     "models": dict(llm.stats.models),
+                    "log": [asdict(record) for record in llm.stats.log],
+                    "configured_at": llm.configured_at,
+                    "outage_ends_at": llm.outage_ends_at,
                 }
             self._send(200, payload)
         else:
@@ -276,11 +377,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _chat(self, body: dict[str, Any]) -> None:
         llm = self.server.llm
-        outcome, text = llm.decide(body)
-        if llm.config.latency_seconds:
+        decision = llm.decide(body)
+        outcome, text = decision.outcome, decision.text
+        if llm.config.latency_seconds and not decision.immediate:
             time.sleep(llm.config.latency_seconds)
         if outcome.isdigit():
-            self._send_error(int(outcome), llm.config.retry_after_seconds)
+            self._send_error(int(outcome), decision.retry_after_seconds)
         elif outcome == "timeout":
             time.sleep(llm.config.timeout_sleep_seconds)
             self._send(504, {"error": {"message": "too slow", "type": "timeout"}})

@@ -4,7 +4,8 @@ It long-polls up to the batch size within the batching window, calls the handler
 event Lambda would build and a context whose deadline follows the function timeout, deletes the
 records not listed in ``batchItemFailures`` and leaves the rest to reappear after the visibility
 timeout, so SQS's own redrive moves them to the DLQ exactly as in AWS. Several batches run at
-once, up to ``max_concurrency`` (the ESM's ``ScalingConfig.MaximumConcurrency``).
+once, up to ``max_concurrency`` (the ESM's ``ScalingConfig.MaximumConcurrency``). One poller
+emulates one mapping: the devstack runs one per job lane and one for webhook deliveries.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class PollerSettings:
     max_concurrency: int = 2
     function_timeout_seconds: float = 30.0
     wait_time_seconds: int = 1
+    name: str = "esm"  # names the threads, e.g. "jobs-high"
 
 
 @dataclass
@@ -61,15 +63,20 @@ class SqsPoller:
         self.stats = PollerStats()
         # Runs handlers so a batch that overruns its timeout can be abandoned, as Lambda does.
         self._invoker = concurrent.futures.ThreadPoolExecutor(
-            max_workers=settings.max_concurrency, thread_name_prefix="lambda-invoke"
+            max_workers=settings.max_concurrency, thread_name_prefix=f"{settings.name}-invoke"
         )
 
     def start(self) -> SqsPoller:
         for index in range(self._settings.max_concurrency):
-            thread = threading.Thread(target=self._run, name=f"esm-poller-{index}", daemon=True)
+            name = f"{self._settings.name}-poller-{index}"
+            thread = threading.Thread(target=self._run, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
         return self
+
+    def request_stop(self) -> None:
+        """Stop receiving; batches in flight finish (``stop`` waits for them)."""
+        self._stopping.set()
 
     def stop(self, timeout: float | None = None) -> None:
         self._stopping.set()

@@ -13,6 +13,8 @@ from typing import Any
 # Mirrors provisioning's defaults; provisioning/tests assert the same numbers.
 MAX_MESSAGE_SIZE_BYTES = 262_144
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+# The stack defaults its SQS backstop to 2 x jobMaxAttempts (10); the devstack keeps 5, the
+# tighter bound, so local runs and the fault-injection tests meet dead-lettering sooner.
 DEFAULT_MAX_RECEIVE_COUNT = 5
 TTL_ATTRIBUTE = "expires_at"
 # The LLM state table's key (items "rate#<model>#rpm", "circuit#<model>", ...).

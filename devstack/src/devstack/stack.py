@@ -18,7 +18,7 @@ import httpx
 import uvicorn
 from moto.server import ThreadedMotoServer
 
-from devstack import moto_atomic
+from devstack import moto_atomic, moto_clock
 from devstack.config import REGION, STACK_PREFIX, DevstackConfig
 from devstack.embedded_llm import MODEL_ALIAS, EmbeddedLLM
 from devstack.poller import PollerSettings, SqsPoller
@@ -47,7 +47,8 @@ class Devstack:
         self._llm: EmbeddedLLM | None = None
         self._api: uvicorn.Server | None = None
         self._api_thread: threading.Thread | None = None
-        self.poller: SqsPoller | None = None
+        # One poller per job lane, as each lane's queue has its own event source mapping.
+        self.pollers: dict[str, SqsPoller] = {}
         self.callbacks_poller: SqsPoller | None = None
         self.resources: StackResources | None = None
         # Kept from the environment when set (so receivers keep one secret across restarts
@@ -77,14 +78,16 @@ class Devstack:
         if self.config.run_api:
             self._step(f"API on {self.api_url}", self._start_api)
         if self.config.run_worker:
-            self._step("worker poller (Lambda SQS event source emulation)", self._start_poller)
+            self._step("worker pollers (one Lambda SQS event source per lane)", self._start_pollers)
             self._step("webhook delivery poller", self._start_callbacks_poller)
         return self
 
     def stop(self) -> None:
-        for poller in (self.poller, self.callbacks_poller):
-            if poller is not None:
-                poller.stop()
+        pollers = [p for p in (*self.pollers.values(), self.callbacks_poller) if p is not None]
+        for poller in pollers:  # all at once: each may wait for a long poll or a batch
+            poller.request_stop()
+        for poller in pollers:
+            poller.stop()
         if self._api is not None and self._api_thread is not None:
             self._api.should_exit = True
             self._api_thread.join(timeout=10)
@@ -104,6 +107,7 @@ class Devstack:
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "devstack")
         if not self.config.attach:
             moto_atomic.install()
+            moto_clock.install()
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call
             self._moto = ThreadedMotoServer(
                 ip_address="127.0.0.1", port=self.config.aws_port, verbose=False
@@ -153,7 +157,13 @@ class Devstack:
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL": self.aws_endpoint,
             "QUEUE_URL": self.resources.queue_url,
+            "QUEUE_URL_HIGH": self.resources.queue_url_high,
+            "QUEUE_URL_LOW": self.resources.queue_url_low,
+            "DLQ_URL": self.resources.dlq_url,
             "JOBS_TABLE_NAME": self.resources.table_name,
+            # Fleet-wide rate limits and circuit breakers (LLM_RPM_LIMIT, LLM_RATE_LIMITS,
+            # LLM_CIRCUIT_*: whatever this environment sets) share their state here.
+            "LLM_STATE_TABLE_NAME": self.resources.state_table_name,
             "QUEUE_MAX_RECEIVE_COUNT": str(self.config.max_receive_count),
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             "POWERTOOLS_METRICS_NAMESPACE": "GenAiOnAwsDev",
@@ -192,13 +202,27 @@ class Devstack:
                 time.sleep(0.05)
         raise RuntimeError(f"the API did not answer on {self.api_url}/health within 20 s")
 
-    def _start_poller(self) -> None:
+    def lanes(self) -> dict[str, tuple[str, str]]:
+        """Each lane's queue URL and ARN, fastest lane first."""
+        resources = self.resources
+        assert resources is not None
+        return {
+            "high": (resources.queue_url_high, resources.queue_arn_high),
+            "normal": (resources.queue_url, resources.queue_arn),
+            "low": (resources.queue_url_low, resources.queue_arn_low),
+        }
+
+    def _start_pollers(self) -> None:
+        """One worker function, one event source mapping per lane with its own concurrency, so
+        a low-priority backlog cannot hold the pollers the high lane needs."""
         from worker.main import handler  # after the environment points at the devstack
 
-        assert self.resources is not None
-        settings = self._poller_settings(self.resources.queue_url, self.resources.queue_arn)
-        self.poller = SqsPoller(sqs=self.client("sqs"), settings=settings, handler=handler)
-        self.poller.start()
+        for lane, (queue_url, queue_arn) in self.lanes().items():
+            settings = self._poller_settings(
+                queue_url, queue_arn, self.config.concurrency_for(lane), name=f"jobs-{lane}"
+            )
+            poller = SqsPoller(sqs=self.client("sqs"), settings=settings, handler=handler)
+            self.pollers[lane] = poller.start()
 
     def _start_callbacks_poller(self) -> None:
         """The delivery function on its own queue, as deployed: slow receivers never hold up
@@ -207,20 +231,26 @@ class Devstack:
 
         assert self.resources is not None
         settings = self._poller_settings(
-            self.resources.callbacks_queue_url, self.resources.callbacks_queue_arn
+            self.resources.callbacks_queue_url,
+            self.resources.callbacks_queue_arn,
+            self.config.max_concurrency,
+            name="callbacks",
         )
         self.callbacks_poller = SqsPoller(
             sqs=self.client("sqs"), settings=settings, handler=handler
         )
         self.callbacks_poller.start()
 
-    def _poller_settings(self, queue_url: str, queue_arn: str) -> PollerSettings:
+    def _poller_settings(
+        self, queue_url: str, queue_arn: str, max_concurrency: int, *, name: str
+    ) -> PollerSettings:
         return PollerSettings(
             queue_url=queue_url,
             queue_arn=queue_arn,
             region=REGION,
             batch_size=self.config.batch_size,
             batching_window_seconds=self.config.batching_window_seconds,
-            max_concurrency=self.config.max_concurrency,
+            max_concurrency=max_concurrency,
             function_timeout_seconds=self.config.function_timeout_seconds,
+            name=name,
         )

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import boto3
+import moto.sqs.models as moto_sqs_models
 import pytest
 from moto import mock_aws
 from moto.core.config import default_user_config
 from moto.dynamodb.models import DynamoDBBackend
 
-from devstack import moto_atomic
+from devstack import moto_atomic, moto_clock
 from devstack.fake_llm import FakeLLMServer
 from devstack.resources import StackResources, create_stack_resources
 
@@ -53,6 +54,8 @@ def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackResourc
     writes made atomic as DynamoDB's are (see devstack.moto_atomic)."""
     for name, method in moto_atomic.atomic_writes().items():
         monkeypatch.setattr(DynamoDBBackend, name, method)
+    for name, function in moto_clock.fast_clock().items():
+        monkeypatch.setattr(moto_sqs_models, name, function)
     # moto rebuilds boto3's default session on every mock by default, reloading botocore's JSON
     # models each test (about half the suite's time); our clients name their region, so keep it.
     monkeypatch.setitem(default_user_config["core"], "reset_boto3_session", False)

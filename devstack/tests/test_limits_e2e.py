@@ -6,7 +6,7 @@ a fleet-wide limit of requests per minute on one model (``LLM_RATE_LIMITS``, so 
 scenarios' models are unlimited), a job budget of 5 real attempts, 5 receives per message and a
 short circuit cooldown. Jobs go in and come out over HTTP; the DLQ is read with boto3.
 
-By default the sizes are scaled for CI (about two minutes); ``E2E_FULL_SIZE=1`` or ``--soak``
+By default the sizes are scaled for CI (about 2.5 minutes); ``E2E_FULL_SIZE=1`` or ``--soak``
 runs the issue's sizes (a 120 s outage, a 60 s storm, 200 and 300 jobs). Each scenario prints
 what it measured (provider calls per minute, 429 rate, calls during an outage, p50 by lane); run
 with ``-s`` to see them.
@@ -350,6 +350,8 @@ def test_an_outage_defers_jobs_behind_the_circuit_and_all_finish_soon_after_reco
     log = provider_stats(stack)["log"]
     during = sum(1 for call in log if call["cause"] == "outage")
     last = max(finished_at(job) for job in jobs.values())
+    # The calls admitted before the circuit could open (the normal lane's batches in flight x
+    # records per batch), the failures that open it, and one probe per cooldown expiry.
     in_flight = LANE_CONCURRENCY["normal"] * WORKER_MAX_CONCURRENCY
     bound = in_flight + CIRCUIT_FAILURES + probe_bound(sizes.outage_seconds)
     print(

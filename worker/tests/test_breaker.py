@@ -180,3 +180,19 @@ def test_racing_callers_after_the_cooldown_elect_one_probe(
         verdicts = list(pool.map(check, range(16)))
     assert verdicts.count(Verdict.PROBE) == 1
     assert verdicts.count(Verdict.OPEN) == 15
+
+
+def test_racing_failures_on_a_fresh_model_are_all_counted(
+    aws: StackResources, clock: Clock
+) -> None:
+    """No window exists yet: every racer's ADD fails, one SET wins, the losers add again."""
+    processes = [breaker(aws, clock, failures=100) for _ in range(4)]
+    start = threading.Barrier(20)
+
+    def fail(index: int) -> bool:
+        start.wait()
+        return processes[index % 4].failed(MODEL, probe=False)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        list(pool.map(fail, range(20)))
+    assert processes[0].state(MODEL, fresh=True).failures == 20

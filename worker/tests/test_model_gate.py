@@ -222,3 +222,21 @@ def test_an_unreachable_state_table_lets_calls_through(
         update={"llm_state_table_name": "no-such-table"}
     )
     assert ask(job_llm(config, gate(config))).name == "Jason"
+
+
+def test_a_failed_probe_defers_the_job_instead_of_spending_its_attempt(
+    aws: StackResources, fake_llm: FakeLLMServer
+) -> None:
+    fake_llm.llm.reset(FakeLLMConfig(fail_models={"fake-primary": 503}))
+    config = settings(aws, fake_llm, llm_circuit_cooldown_seconds=0.2)
+    the_gate = gate(config)
+    fail_calls(the_gate, config, PRIMARY, 2)
+    time.sleep(0.3)  # half-open: the next caller probes, and the provider is still down
+    with pytest.raises(DeferJobError) as deferred:
+        ask(job_llm(config, the_gate))
+    assert deferred.value.code is ErrorCode.PROVIDER_UNAVAILABLE
+    assert not deferred.value.counts_as_attempt
+    assert fake_llm.llm.stats.models["fake-primary"] == 3  # the two failures and the probe
+    breaker = the_gate._breaker
+    assert breaker is not None
+    assert breaker.state(PRIMARY, fresh=True).cooldown == pytest.approx(0.4)  # re-opened, doubled

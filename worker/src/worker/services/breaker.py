@@ -187,19 +187,19 @@ class CircuitBreaker:
     def _count_failure(self, model: str, now: float) -> ModelState:
         """Add one failure to the current window, or start a new window with this one."""
         floor = now - self.policy.window_seconds
-        counted = self._write(
-            model,
-            "ADD failures :one SET expires_at = :expires",
-            condition="window_start >= :floor",
-            values={":one": 1, ":floor": floor},
-        )
-        if not counted:
-            self._write(
+        for _ in range(3):  # a lost race to start the window means another caller started it
+            if self._write(
+                model,
+                "ADD failures :one SET expires_at = :expires",
+                condition="window_start >= :floor",
+                values={":one": 1, ":floor": floor},
+            ) or self._write(
                 model,
                 "SET failures = :one, window_start = :now, expires_at = :expires",
                 condition="attribute_not_exists(window_start) OR window_start < :floor",
                 values={":one": 1, ":now": now, ":floor": floor},
-            )
+            ):
+                break
         return self.state(model)
 
     def _open(self, model: str, now: float) -> bool:

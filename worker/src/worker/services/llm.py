@@ -33,6 +33,7 @@ from worker.services.tracing import JobTrace
 OutputT = TypeVar("OutputT", bound=BaseModel)
 AnswerT = TypeVar("AnswerT")
 
+_OUTAGE_CODES = frozenset({ErrorCode.PROVIDER_UNAVAILABLE, ErrorCode.PROVIDER_TIMEOUT})
 # A model that fails with one of these may be replaced by the next fallback: the provider (not
 # the request, nor our deadline) is at fault.
 _FALLBACK_CODES = frozenset(
@@ -110,8 +111,8 @@ class JobLlm:
                     continue
                 try:
                     answer = await self._call_one(model, admission, call)
-                except DeferJobError as throttled:  # 429, or a deadline-bound timeout
-                    if throttled.code is not ErrorCode.PROVIDER_RATE_LIMITED:
+                except DeferJobError as throttled:  # 429, failed probe, or our deadline
+                    if throttled.code is ErrorCode.DEADLINE_EXCEEDED:
                         raise
                     wait = _sooner(wait, throttled)
                     continue
@@ -164,6 +165,11 @@ class JobLlm:
             error = self._classify(exc, deadline_bound=timeout < self.timeout_seconds)
             error_code = error.code
             await self._learn_failure(model, admission, error)
+            if admission.probe and error.code in _OUTAGE_CODES:
+                # The fleet's probe of an open circuit failed: the outage's fault, not the
+                # job's, so it waits for the next probe without spending an attempt.
+                message = f"{model} is still failing (circuit probe: {error.code})"
+                raise DeferJobError(ErrorCode.PROVIDER_UNAVAILABLE, message) from exc
             raise error from exc
         else:
             await self._learn_success(model, admission, meter)

@@ -33,9 +33,7 @@ def test_provider_errors_re_send_the_job_after_the_back_off(
     harness.llm.config.timeout_sleep_seconds = 1.0
     delays = harness.skip_delays()
     job = harness.submit(text)
-    started = time.monotonic()
     response = harness.invoke(job.record)
-    assert time.monotonic() - started < 3
     # THEN the old message is acknowledged and the job handed back with the reason
     assert response == {"batchItemFailures": []}
     stored = harness.job(job.job_id)

@@ -50,6 +50,10 @@ WORKER_ENV = {
     "LLM_TIMEOUT_SECONDS": "1",
     "WORKER_RETRY_BASE_SECONDS": "1",
     "WORKER_RETRY_CAP_SECONDS": "4",
+    # 15% 5xx/timeouts open the shared circuit now and then; a 30 s cooldown doubling to 300 s
+    # per failed probe would stall the run for minutes (the breaker has its own tests).
+    "LLM_CIRCUIT_COOLDOWN_SECONDS": "2",
+    "LLM_CIRCUIT_MAX_COOLDOWN_SECONDS": "8",
     "LOG_LEVEL": "WARNING",
 }
 

@@ -14,6 +14,7 @@ from gen_ai_on_aws.api.errors import (
     request_id_of,
 )
 from gen_ai_on_aws.logs import logger
+from gen_ai_on_aws.models.errors import ErrorDetail
 from gen_ai_on_aws.services.errors import ServiceError
 
 
@@ -49,12 +50,15 @@ async def _on_service_error(request: Request, exc: Exception) -> JSONResponse:
     logger.warning("dependency failed", extra={"code": code, "reason": str(exc)})
     retry_after = getattr(exc, "retry_after", None)
     headers = {"Retry-After": retry_after} if retry_after else None
+    job_id = getattr(exc, "job_id", None)
+    details = [ErrorDetail(field="job_id", message=job_id, type="job_id")] if job_id else None
     return error_response(
         status_code=status_code,
         code=code,
         message=message,
         request_id=request_id_of(request),
         headers=headers,
+        details=details,
     )
 
 

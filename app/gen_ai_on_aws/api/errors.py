@@ -37,6 +37,18 @@ SERVICE_ERRORS: dict[type[service_errors.ServiceError], tuple[int, str, str]] = 
         "queue_unavailable",
         "The job queue is unavailable; no job was created. Retry later.",
     ),
+    service_errors.EnqueueUncertainError: (
+        503,
+        "enqueue_uncertain",
+        "The job queue did not confirm the job and the job store is unavailable, so the job "
+        "may run: GET /jobs/{job_id} (job_id in details) before submitting it again.",
+    ),
+    service_errors.MessageRejectedError: (
+        422,
+        "message_rejected",
+        "The job queue refused the job's message (characters SQS cannot carry); no job was "
+        "created. Change the input.",
+    ),
     service_errors.StoreUnavailableError: (
         503,
         "store_unavailable",

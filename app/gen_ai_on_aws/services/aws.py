@@ -35,6 +35,22 @@ def create_dynamodb_client(region_name: str | None) -> DynamoDBClient:
     return boto3.client("dynamodb", region_name=region_name, config=AWS_CLIENT_CONFIG)
 
 
+# Error codes that say the service failed while handling the call: it may have been applied.
+_TRANSIENT_CODES = frozenset(
+    {"RequestTimeout", "InternalError", "InternalFailure", "ServiceUnavailable", "Throttling"}
+)
+
+
+def may_have_been_applied(exc: Exception) -> bool:
+    """False only when AWS answered that it refused the call (a 4xx, not a transient code).
+    A timeout, a dropped connection or a 5xx may hide a call that was applied, and so may any
+    error after botocore's retries (an earlier attempt may have timed out after applying)."""
+    if not isinstance(exc, ClientError):
+        return True
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400
+    return status >= 500 or describe_aws_error(exc) in _TRANSIENT_CODES
+
+
 def describe_aws_error(exc: Exception) -> str:
     """The AWS error code (or exception name) only: enough to act on, never request data."""
     if isinstance(exc, ClientError):

@@ -1,8 +1,9 @@
 """Submit many jobs: per lane and per 10, one BatchWriteItem of `queued` records, then
 SendMessageBatch to that lane's queue.
 
-An item whose record was not written is reported, not sent; an item whose message SQS did
-not accept has its record deleted again, so no `queued` job exists that no worker will run.
+An item whose record was not written is reported, not sent; an item whose message SQS refused
+has its record deleted again, so no `queued` job exists that no worker will run; an item whose
+send SQS did not confirm is ended (`not_queued`), so its message never runs if SQS took it.
 """
 
 from collections.abc import Sequence
@@ -11,10 +12,15 @@ from uuid import uuid4
 
 from gen_ai_contracts.queue import PRIORITIES
 from gen_ai_on_aws.logs import logger
-from gen_ai_on_aws.services.errors import QueueUnavailableError, ServiceError, StoreUnavailableError
+from gen_ai_on_aws.services.errors import (
+    EnqueueUncertainError,
+    QueueUnavailableError,
+    ServiceError,
+    StoreUnavailableError,
+)
 from gen_ai_on_aws.services.job_submission import (
     NewJob,
-    delete_orphan,
+    end_unqueued,
     queue_message,
     queued_record,
 )
@@ -86,15 +92,32 @@ def _submit_chunk(
         try:
             refused = queue.send_message_batch(messages=group)
         except QueueUnavailableError as exc:
-            # SQS may have taken them after all: delete only records still `queued`.
-            failures |= dict.fromkeys(group_ids, exc)
-            for job_id in group_ids:
-                delete_orphan(jobs=jobs, job_id=job_id)
+            if not exc.maybe_sent:
+                failures |= dict.fromkeys(group_ids, exc)
+                _delete_refused(jobs=jobs, job_ids=group_ids)
+                continue
+            # SQS may have taken them after all: end each job still `queued` (its message, if
+            # any, then never runs); one a worker already claimed was queued after all.
+            failures |= _end_unconfirmed(jobs=jobs, job_ids=group_ids, error=exc, now=now)
             continue
-        failures |= {job_id: QueueUnavailableError("message refused") for job_id in refused}
+        failures |= refused
         _delete_refused(jobs=jobs, job_ids=sorted(refused))
     _log_chunk(new=new, tenant=tenant, failures=failures)
     return [failures.get(job_id, job_id) for job_id in new]
+
+
+def _end_unconfirmed(
+    *, jobs: JobsRepository, job_ids: Sequence[str], error: ServiceError, now: datetime
+) -> dict[str, ServiceError]:
+    """The failures among `job_ids` after a send SQS did not confirm (see `end_unqueued`)."""
+    failures: dict[str, ServiceError] = {}
+    for job_id in job_ids:
+        try:
+            if end_unqueued(jobs=jobs, job_id=job_id, now=now):
+                failures[job_id] = error
+        except EnqueueUncertainError as uncertain:
+            failures[job_id] = uncertain
+    return failures
 
 
 def _delete_refused(*, jobs: JobsRepository, job_ids: Sequence[str]) -> None:

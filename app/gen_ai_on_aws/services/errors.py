@@ -6,7 +6,25 @@ class ServiceError(Exception):
 
 
 class QueueUnavailableError(ServiceError):
-    """SQS refused or did not answer the SendMessage call."""
+    """SQS refused or did not answer the SendMessage call; `maybe_sent` unless SQS answered
+    that it did not take the message (then retrying the same call may be refused too)."""
+
+    def __init__(self, message: str, *, maybe_sent: bool = True) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
+
+
+class MessageRejectedError(ServiceError):
+    """SQS refused the message itself (e.g. InvalidMessageContents): retrying cannot help."""
+
+
+class EnqueueUncertainError(ServiceError):
+    """SQS did not confirm the message and the job's record could not be ended either, so the
+    job may still run: the client must look it up (`job_id`) before submitting again."""
+
+    def __init__(self, message: str, *, job_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
 
 
 class StoreUnavailableError(ServiceError):

@@ -1,4 +1,5 @@
-"""Submit a job: record it as `queued`, then enqueue it in its lane; never leave an orphan."""
+"""Submit a job: record it as `queued`, then enqueue it in its lane; never leave a job that
+might run unseen (a send SQS did not confirm ends the job, which its message then honours)."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -7,7 +8,11 @@ from uuid import uuid4
 
 from gen_ai_contracts.queue import Priority, QueueMessage
 from gen_ai_on_aws.logs import logger
-from gen_ai_on_aws.services.errors import QueueUnavailableError, StoreUnavailableError
+from gen_ai_on_aws.services.errors import (
+    EnqueueUncertainError,
+    QueueUnavailableError,
+    StoreUnavailableError,
+)
 from gen_ai_on_aws.services.job_records import QueuedJob
 from gen_ai_on_aws.services.jobs_repository import JobsRepository
 from gen_ai_on_aws.services.queue_service import JobQueues
@@ -73,11 +78,13 @@ def submit_job(
     try:
         message_id = queues.lane(job.priority).send_message(message=message, group_id=tenant)
     except QueueUnavailableError as exc:
-        logger.warning(
-            "enqueue failed; removing the job", extra={"job_id": job_id, "error": str(exc)}
-        )
-        delete_orphan(jobs=jobs, job_id=job_id)
-        raise
+        logger.warning("enqueue failed", extra={"job_id": job_id, "error": str(exc)})
+        if not exc.maybe_sent:
+            delete_unsent(jobs=jobs, job_id=job_id)
+            raise
+        if end_unqueued(jobs=jobs, job_id=job_id, now=now):
+            raise
+        message_id = None  # a worker claimed it: SQS had taken the message after all
     logger.info(
         "job queued",
         extra={
@@ -93,12 +100,23 @@ def submit_job(
     return job_id
 
 
-def delete_orphan(*, jobs: JobsRepository, job_id: str) -> None:
-    """Remove a record whose message may not be queued; a job a worker claimed is kept."""
+def delete_unsent(*, jobs: JobsRepository, job_id: str) -> None:
+    """Remove the record of a job whose message SQS refused; a job a worker claimed is kept."""
     try:
         jobs.delete_queued_job(job_id=job_id)
     except StoreUnavailableError as exc:
-        # Nothing more to do here: the record expires through the table's TTL.
+        # Nothing more to do here: no message carries the job, and the TTL removes the record.
         logger.error(
             "could not remove the unqueued job", extra={"job_id": job_id, "error": str(exc)}
         )
+
+
+def end_unqueued(*, jobs: JobsRepository, job_id: str, now: datetime) -> bool:
+    """After a failed or unanswered send: end the job so its message, if SQS took it after
+    all, never runs (True), or learn that a worker already runs it (False). When even that
+    write fails, raise EnqueueUncertainError: the client gets the job id to look it up."""
+    try:
+        return jobs.end_unqueued_job(job_id=job_id, now=now)
+    except StoreUnavailableError as exc:
+        logger.error("unqueued job left open", extra={"job_id": job_id, "error": str(exc)})
+        raise EnqueueUncertainError(str(exc), job_id=job_id) from exc

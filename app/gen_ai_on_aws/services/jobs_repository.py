@@ -93,6 +93,37 @@ class JobsRepository:
         except AwsCallError as exc:
             raise StoreUnavailableError(f"DeleteItem failed: {describe_aws_error(exc)}") from exc
 
+    def end_unqueued_job(self, *, job_id: str, now: datetime) -> bool:
+        """End a job whose message SQS may or may not have taken: `failed` with `not_queued`,
+        if it is still `queued`. A worker that receives the message after all finds the job
+        finished and does not run it, so a client told "no job was created" that submits again
+        is charged once. False when a worker already claimed it (the message was queued).
+
+        Raises StoreUnavailableError when the write failed: then nobody knows."""
+        try:
+            self._client.update_item(
+                TableName=self._table_name,
+                Key={"job_id": {"S": job_id}},
+                # No webhook either: the client was told the job does not exist.
+                UpdateExpression="SET #status = :failed, #error = :error, updated_at = :now"
+                " REMOVE callback_url, callback",
+                ConditionExpression="#status = :queued",
+                ExpressionAttributeNames={"#status": "status", "#error": "error"},
+                ExpressionAttributeValues={
+                    ":failed": {"S": "failed"},
+                    ":queued": {"S": "queued"},
+                    ":now": {"S": rfc3339(now)},
+                    ":error": {"M": {"code": {"S": "not_queued"}, "message": {"S": _NOT_QUEUED}}},
+                },
+            )
+        except ClientError as exc:
+            if describe_aws_error(exc) == "ConditionalCheckFailedException":
+                return False
+            raise StoreUnavailableError(f"UpdateItem failed: {describe_aws_error(exc)}") from exc
+        except AwsCallError as exc:
+            raise StoreUnavailableError(f"UpdateItem failed: {describe_aws_error(exc)}") from exc
+        return True
+
     def get_job(self, *, job_id: str, now: datetime) -> JobPublic | None:
         """The job, or None when unknown or past its TTL (DynamoDB deletes up to 48 h late)."""
         response = self._call(
@@ -144,6 +175,12 @@ class JobsRepository:
             return call()
         except AwsCallError as exc:
             raise StoreUnavailableError(f"{operation} failed: {describe_aws_error(exc)}") from exc
+
+
+_NOT_QUEUED = (
+    "the job queue did not confirm this job's message; the request was answered 503 and the"
+    " job never runs"
+)
 
 
 def _expired(item: Mapping[str, Any], now: datetime) -> bool:

@@ -12,13 +12,24 @@ from typing import Any
 from pydantic import BaseModel
 
 from gen_ai_contracts.queue import PRIORITIES, Priority, QueueMessage
-from gen_ai_on_aws.services.aws import AwsCallError, SQSClient, describe_aws_error
-from gen_ai_on_aws.services.errors import QueueUnavailableError
+from gen_ai_on_aws.services.aws import (
+    AwsCallError,
+    SQSClient,
+    describe_aws_error,
+    may_have_been_applied,
+)
+from gen_ai_on_aws.services.errors import (
+    MessageRejectedError,
+    QueueUnavailableError,
+    ServiceError,
+)
 from gen_ai_on_aws.services.retries import retry_unfinished
 
 # SendMessageBatch's limits: 10 entries, and 256 KiB for the bodies of one call together.
 MAX_MESSAGES_PER_BATCH = 10
 MAX_BATCH_BYTES = 262_144
+# SQS's answers that mean "this body can never be sent", not "try again".
+_REJECTED_BODY = frozenset({"InvalidMessageContents", "InvalidParameterValue"})
 
 
 class QueueService:
@@ -38,13 +49,18 @@ class QueueService:
                 QueueUrl=self._queue_url, MessageBody=message.model_dump_json(), **group
             )
         except AwsCallError as exc:
-            raise QueueUnavailableError(f"SendMessage failed: {describe_aws_error(exc)}") from exc
+            reason = describe_aws_error(exc)
+            if reason in _REJECTED_BODY:
+                raise MessageRejectedError(f"SendMessage refused the body: {reason}") from exc
+            raise QueueUnavailableError(
+                f"SendMessage failed: {reason}", maybe_sent=may_have_been_applied(exc)
+            ) from exc
         return response["MessageId"]
 
-    def send_message_batch(self, *, messages: Sequence[QueueMessage]) -> set[str]:
+    def send_message_batch(self, *, messages: Sequence[QueueMessage]) -> dict[str, ServiceError]:
         """Send one group of `message_groups` in one SendMessageBatch call (entries failed on
         SQS's side are retried), each with its tenant as MessageGroupId; return the job ids SQS
-        did not accept.
+        did not accept, each with why (refused as sent, or still failing after retries).
 
         Raises QueueUnavailableError when the call fails outright: then SQS may or may not
         have accepted them."""
@@ -54,15 +70,19 @@ class QueueService:
             entries = [entries_by_id[job_id] for job_id in pending]
             response = self._client.send_message_batch(QueueUrl=self._queue_url, Entries=entries)  # type: ignore[arg-type]
             failed = response.get("Failed", [])
-            refused.update(entry["Id"] for entry in failed if entry["SenderFault"])
+            for entry in failed:
+                if entry["SenderFault"]:
+                    refused[entry["Id"]] = MessageRejectedError(f"refused: {entry['Code']}")
             return [entry["Id"] for entry in failed if not entry["SenderFault"]]
 
-        refused: set[str] = set()
+        refused: dict[str, ServiceError] = {}
         try:
-            return refused | set(retry_unfinished(send, list(entries_by_id)))
+            unsent = retry_unfinished(send, list(entries_by_id))
+            return refused | dict.fromkeys(unsent, QueueUnavailableError("message not accepted"))
         except AwsCallError as exc:
             raise QueueUnavailableError(
-                f"SendMessageBatch failed: {describe_aws_error(exc)}"
+                f"SendMessageBatch failed: {describe_aws_error(exc)}",
+                maybe_sent=may_have_been_applied(exc),
             ) from exc
 
 

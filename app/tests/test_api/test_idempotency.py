@@ -209,13 +209,14 @@ def test_a_batch_with_no_valid_item_stores_nothing(client: TestClient, stored: A
 def test_a_503_is_not_saved_so_the_retry_runs(
     app: Any, client: TestClient, stored: Any, patch_aws: Callable[..., None]
 ) -> None:
-    # GIVEN a first attempt that SQS refused (503: no job was created)
+    # GIVEN a first attempt that SQS refused (503: no job was created; its record is ended, so
+    # the message never runs even if SQS took it)
     def refuse(real: Callable[..., Any], **kwargs: Any) -> Any:
         raise _client_error("ServiceUnavailable")
 
     patch_aws(sqs={"send_message": refuse})
     assert client.post("/jobs", json=JOB, headers=keyed("k")).status_code == 503
-    assert stored.items() == []
+    assert [job["status"] for job in stored.items()] == ["failed"]
 
     # WHEN the client retries with the same key once SQS is back
     app.dependency_overrides.clear()
@@ -224,7 +225,7 @@ def test_a_503_is_not_saved_so_the_retry_runs(
     # THEN the retry runs: a fresh 202, not a replayed 503
     assert retry.status_code == 202
     assert "Idempotent-Replayed" not in retry.headers
-    assert len(stored.jobs()) == 1
+    assert sorted(job["status"] for job in stored.jobs()) == ["failed", "queued"]
 
 
 def test_the_record_is_namespaced_hashed_and_expires_with_the_ttl(

@@ -117,7 +117,7 @@ def test_send_message_batch_sends_each_envelope(aws: StackResources) -> None:
 
     refused = service.send_message_batch(messages=messages)
 
-    assert refused == set()
+    assert refused == {}
     bodies = [json.loads(body) for body in receive_bodies(aws.queue_url)]
     assert sorted(body["job_id"] for body in bodies) == sorted(m.job_id for m in messages)
 
@@ -154,7 +154,7 @@ def test_the_largest_group_is_accepted_by_sqs(aws: StackResources) -> None:
     service = QueueService(client=create_sqs_client("us-east-1"), queue_url=aws.queue_url)
     [group, *_] = message_groups([build_message("\x01" * MAX_TEXT_CHARS) for _ in range(2)])
 
-    assert service.send_message_batch(messages=group) == set()
+    assert service.send_message_batch(messages=group) == {}
 
 
 def receive_group_ids(queue_url: str) -> dict[str, str | None]:
@@ -183,7 +183,7 @@ def test_a_batch_sets_each_entrys_tenant_as_its_message_group(aws: StackResource
     tenants = ["default", "key-aaaa", None]
     messages = [build_message().model_copy(update={"tenant": tenant}) for tenant in tenants]
 
-    assert service.send_message_batch(messages=messages) == set()
+    assert service.send_message_batch(messages=messages) == {}
 
     assert receive_group_ids(aws.queue_url) == {
         message.job_id: message.tenant for message in messages

@@ -37,7 +37,26 @@ def dynamodb(aws: StackResources) -> Any:
 
 @pytest.fixture
 def store(aws: StackResources, dynamodb: Any, clock: Clock) -> JobStore:
-    return JobStore(dynamodb, aws.table_name, ttl_seconds=3600, clock=clock)
+    """The store, with JOB_ID recorded as `queued` the way the API writes it."""
+    put_queued(dynamodb, aws)
+    return JobStore(dynamodb, aws.table_name, clock=clock)
+
+
+def put_queued(dynamodb: Any, aws: StackResources, job_id: str = JOB_ID) -> None:
+    stamp = "2027-01-15T08:00:00.000Z"
+    dynamodb.put_item(
+        TableName=aws.table_name,
+        Item={
+            "job_id": {"S": job_id},
+            "status": {"S": "queued"},
+            "task": {"S": "extract_user"},
+            "request_id": {"S": "req-1"},
+            "created_at": {"S": stamp},
+            "updated_at": {"S": stamp},
+            "attempts": {"N": "0"},
+            "expires_at": {"N": str(int(NOW) + 3600)},
+        },
+    )
 
 
 def ref(owner: str = "attempt-a") -> JobRef:
@@ -49,7 +68,7 @@ def item(dynamodb: Any, aws: StackResources) -> dict[str, Any]:
     return dict(dynamodb.get_item(TableName=aws.table_name, Key=key)["Item"])
 
 
-def test_claim_of_an_unknown_job_creates_a_running_record_with_ttl(
+def test_claim_of_a_queued_job_holds_it_under_a_lease(
     store: JobStore, dynamodb: Any, aws: StackResources
 ) -> None:
     claim = store.claim(ref(), lease_expires_at=NOW + 60)
@@ -60,7 +79,19 @@ def test_claim_of_an_unknown_job_creates_a_running_record_with_ttl(
     assert stored["lease_expires_at"] == {"N": str(int(NOW) + 60)}
     assert stored["expires_at"] == {"N": str(int(NOW) + 3600)}
     assert stored["request_id"] == {"S": "req-1"}
-    assert stored["created_at"]["S"].endswith("Z")
+
+
+def test_claim_of_a_job_without_a_record_creates_nothing(
+    aws: StackResources, dynamodb: Any, clock: Clock
+) -> None:
+    # GIVEN no record (the API told its client the job does not exist, or the TTL removed it)
+    store = JobStore(dynamodb, aws.table_name, clock=clock)
+
+    claim = store.claim(ref(), lease_expires_at=NOW + 60)
+
+    # THEN nothing runs and no record appears under an id no client knows
+    assert claim.outcome is ClaimOutcome.ABSENT
+    assert "Item" not in dynamodb.get_item(TableName=aws.table_name, Key={"job_id": {"S": JOB_ID}})
 
 
 def test_live_lease_makes_a_second_claim_busy(store: JobStore) -> None:
@@ -121,7 +152,7 @@ def test_fail_stores_code_and_message(store: JobStore, dynamodb: Any, aws: Stack
 
 
 def test_other_aws_errors_are_raised(aws: StackResources, dynamodb: Any) -> None:
-    missing = JobStore(dynamodb, "no-such-table", ttl_seconds=60)
+    missing = JobStore(dynamodb, "no-such-table")
     with pytest.raises(ClientError):
         missing.claim(ref(), lease_expires_at=NOW)
     with pytest.raises(ClientError):

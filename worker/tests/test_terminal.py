@@ -57,14 +57,20 @@ def test_messages_without_a_readable_job_are_acknowledged_and_logged(
     assert '"MessagesRejected":[1.0]' in capsys.readouterr().out
 
 
-def test_unsupported_version_of_an_unknown_job_creates_a_failed_record(harness: Any) -> None:
-    # The API's record may be gone (TTL) or never written: the failure is still recorded.
+def test_a_bad_message_of_a_job_without_a_record_creates_none(harness: Any) -> None:
+    # The API's record is gone (TTL) or was never written: nobody was told about this job
     job_id = str(uuid.uuid4())
     response = harness.invoke(harness.deliver(harness.body(job_id=job_id, version=7)))
     assert response == {"batchItemFailures": []}
-    stored = harness.job(job_id)
+    key = {"job_id": {"S": job_id}}
+    assert "Item" not in harness.dynamodb.get_item(TableName=harness.resources.table_name, Key=key)
+
+
+def test_unsupported_version_of_a_queued_job_fails_it(harness: Any) -> None:
+    job = harness.submit(version=7)
+    assert harness.invoke(job.record) == {"batchItemFailures": []}
+    stored = harness.job(job.job_id)
     assert (stored["status"], stored["error"]["code"]) == ("failed", "unsupported_version")
-    assert stored["expires_at"] > 0
 
 
 def test_bad_message_for_a_finished_job_leaves_the_job_alone(harness: Any) -> None:

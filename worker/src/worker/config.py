@@ -47,6 +47,10 @@ class Settings(SharedSettings):
     job_max_age_seconds: int = Field(default=86_400, ge=60)
     # Where a job that spent its budget is copied for inspection and redrive (the lanes' DLQ).
     dlq_url: str | None = None
+    # The DLQ settler (worker.settler): messages read per run, and how long each stays hidden
+    # while a run looks at it (all are made visible again when the run ends).
+    settler_max_messages: int = Field(default=1000, ge=1, le=100_000)
+    settler_visibility_seconds: int = Field(default=60, ge=5, le=43_200)
     # Fleet-wide state (rate limits, provider pauses, circuit breakers): unset = none of them.
     llm_state_table_name: str | None = None
     llm_rpm_limit: int | None = Field(default=None, gt=0)

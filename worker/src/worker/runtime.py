@@ -43,7 +43,7 @@ def build_worker(
     """Wire the worker; pass clients to use fakes or moto-backed ones."""
     region = settings.aws_region
     dynamodb = dynamodb or dynamodb_client(region)
-    jobs = JobStore(dynamodb, settings.jobs_table_name, ttl_seconds=settings.job_ttl_seconds)
+    jobs = JobStore(dynamodb, settings.jobs_table_name)
     return Worker(
         settings=settings,
         jobs=jobs,

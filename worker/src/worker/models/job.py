@@ -17,6 +17,7 @@ class ClaimOutcome(Enum):
     FINISHED = "finished"
     BUSY = "busy"
     STALE = "stale"  # a superseded copy of a re-sent job: the record's dispatch is newer
+    ABSENT = "absent"  # no record: the API never created the job (or its TTL removed it)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,25 @@ class Claim:
     lease_expires_at: float | None = None
     record: JobRecord | None = None
     dispatch: int = 0
+
+
+class SettleOutcome(Enum):
+    """What the DLQ settler found for a dead-lettered message's job."""
+
+    SETTLED = "settled"  # it was open: now failed (retries_exhausted)
+    FINAL = "final"  # already succeeded, failed or cancelled
+    SUPERSEDED = "superseded"  # a newer copy of its message carries the job
+    LIVE = "live"  # an attempt holds a live lease: look again on the next run
+    MOVED = "moved"  # it changed between the read and the write: look again next run
+    ABSENT = "absent"  # no record (expired, or never created)
+
+
+@dataclass(frozen=True)
+class Settled:
+    """The settler's outcome for one job, with the record as read (or as written, SETTLED)."""
+
+    outcome: SettleOutcome
+    record: JobRecord | None = None
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,14 @@ class JobMetrics:
         """A superseded copy of a re-sent job, acknowledged without running."""
         self._metrics.add_metric(name="StaleDeliveries", unit=MetricUnit.Count, value=1)
 
+    def absent(self) -> None:
+        """A message for a job with no record (never created by the API), acknowledged."""
+        self._metrics.add_metric(name="OrphanMessages", unit=MetricUnit.Count, value=1)
+
+    def dead_letters_settled(self, count: int) -> None:
+        """Jobs the DLQ settler failed because their message was dead-lettered."""
+        self._metrics.add_metric(name="DeadLettersSettled", unit=MetricUnit.Count, value=count)
+
     def circuit_opened(self) -> None:
         """This invocation opened (or re-opened) a model's circuit; the stack alarms on it."""
         self._metrics.add_metric(name="CircuitOpened", unit=MetricUnit.Count, value=1)

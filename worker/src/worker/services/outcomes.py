@@ -147,6 +147,14 @@ class Outcomes:
         self._run.metrics.stale()
         return "stale"
 
+    def absent(self, job: JobRef, delivery: Delivery) -> str:
+        """Ack a message whose job has no record: the API never created it (an enqueue it
+        reported as failed) or its TTL removed it. Running it would charge for a result under an
+        id no client knows, so it is not run."""
+        logger.error("no job record for this message; acknowledged", extra=log_keys(delivery, job))
+        self._run.metrics.absent()
+        return "absent"
+
     async def queue_callback(self, record: JobRecord, delivery: Delivery, job: JobRef) -> None:
         """Queue the webhook event the finished ``record`` owes, if any; if that fails, the
         record is redelivered rather than acknowledged, so the event is never lost."""
@@ -179,7 +187,13 @@ class Outcomes:
         keys = {**log_keys(delivery, job), "error_code": code}
         try:
             stored = await asyncio.to_thread(
-                self._worker.jobs.fail, job, code=code, message=message, spend=spend
+                self._worker.jobs.fail,
+                job,
+                code=code,
+                message=message,
+                spend=spend,
+                # Spent jobs go to the DLQ (copied, or by SQS's redrive): a redrive may rerun them.
+                dead_lettered=code is ErrorCode.RETRIES_EXHAUSTED,
             )
         except _AWS_ERRORS as exc:
             # Acking now would leave the job running with nobody to finish it.

@@ -134,11 +134,13 @@ class RecordProcessor:
 
     async def _not_claimed(self, job: JobRef, delivery: Delivery, claim: Claim) -> str:
         """Another live attempt holds the job (retry later), a newer copy of its message
-        exists (ack this stale one) or it is finished (ack)."""
+        exists (ack this stale one), it has no record (ack) or it is finished (ack)."""
         if claim.outcome is ClaimOutcome.BUSY:
             await self._redelivery.busy(job, delivery, claim)
         if claim.outcome is ClaimOutcome.STALE:
             return self._outcomes.stale(job, delivery, claim)
+        if claim.outcome is ClaimOutcome.ABSENT:
+            return self._outcomes.absent(job, delivery)
         return await self._outcomes.duplicate(job, delivery, claim)
 
     async def _claim(self, job: JobRef, delivery: Delivery) -> Claim:

@@ -1,15 +1,16 @@
 """A job that must run again: re-sent as a new copy of its message, or, when SQS refuses the
 copy, redelivered through the old message's visibility timeout.
 
-The copy is sent before the claim is released: a crash in between leaves the job held (the copy
-waits for our lease as BUSY), never queued with no message to carry it. The release is one
-write that bumps ``dispatch`` (older copies become stale) and, for a deferral, gives back the
-attempt the claim counted.
+The copy is sent before the claim is released: a crash in between leaves the job held, never
+queued with no message to carry it, and the copy (newer ``dispatch``) takes the job over. The
+release is one write that bumps ``dispatch`` (older copies become stale) and, for a deferral,
+gives back the attempt the claim counted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
@@ -19,7 +20,7 @@ from gen_ai_contracts.queue import QueueMessage
 from worker.errors import ErrorCode, JobError, RecordRetry
 from worker.log import logger
 from worker.models.job import JobRef, JobSpend
-from worker.services.backoff import defer_delay_seconds, retry_delay_seconds
+from worker.services.backoff import defer_delay_seconds, lease_wait_seconds, retry_delay_seconds
 from worker.services.invocation import Invocation
 from worker.services.messages import Delivery, log_keys
 from worker.services.redelivery import Redelivery
@@ -134,7 +135,10 @@ class Requeue:
             await self._fail(job, delivery, ErrorCode.RETRIES_EXHAUSTED, text, trace, spend)
             raise RecordRetry(ErrorCode.RETRIES_EXHAUSTED)  # still reported: SQS dead-letters it
         trace.outcome(status="queued", error_code=error.code)
-        await self._release(job, delivery, error, spend, dispatch=None)
+        if not await self._release(job, delivery, error, spend, dispatch=None):
+            # Our lease still holds the job: coming back before it ends would only find the
+            # job BUSY and spend a receive (on the last one, dead-letter it).
+            delay = max(delay, lease_wait_seconds(self._run.lease_expires_at, now=time.time()))
         await self._redelivery.redeliver(delivery, error, job=job, delay=delay)
 
     async def _release(
@@ -145,9 +149,10 @@ class Requeue:
         spend: JobSpend | None,
         *,
         dispatch: int | None,
-    ) -> None:
-        """Best effort: a claim not released ends with its lease, and the next copy (or
-        delivery) waits for that as BUSY."""
+    ) -> bool:
+        """Best effort: a claim not released ends with its lease. A re-sent copy takes over at
+        once (its ``dispatch`` is newer than the holder's); a redelivery waits for the lease.
+        False when the write failed."""
         keys: dict[str, Any] = log_keys(delivery, job)
         try:
             await asyncio.to_thread(
@@ -161,3 +166,5 @@ class Requeue:
             )
         except _AWS_ERRORS:
             logger.warning("claim not released; it ends with the lease", extra=keys)
+            return False
+        return True

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from gen_ai_jobs._version import __version__
-from gen_ai_jobs.cli import jobs, submit
+from gen_ai_jobs.cli import admin, jobs, submit
 from gen_ai_jobs.cli._common import CliState, state_of
 from gen_ai_jobs.client import DEFAULT_BASE_URL
 
@@ -26,6 +26,7 @@ app.command()(submit.submit)
 app.command()(jobs.status)
 app.command()(jobs.wait)
 app.command()(jobs.cancel)
+app.add_typer(admin.app, name="admin")
 
 
 def _print_version(value: bool) -> None:

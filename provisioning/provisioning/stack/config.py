@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,10 @@ MAX_MESSAGE_BYTES = 262_144
 # The callbacks queue redrives after WEBHOOK_MAX_ATTEMPTS plus this many receives that never
 # reached the receiver (crashed or throttled deliveries): the delivery function gives up first.
 CALLBACKS_REDRIVE_MARGIN = 4
+# EventBridge schedule expressions: rate(1 minute), rate(5 minutes) (singular unit for 1 only),
+# or cron(...) with its six fields.
+_RATE = re.compile(r"rate\((?P<value>[1-9][0-9]*) (?P<unit>minute|hour|day)(?P<plural>s?)\)")
+_CRON = re.compile(r"cron\(\S+( \S+){5}\)")
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,8 @@ class StackConfig:
     callbacks_memory_mb: int
     callbacks_timeout_seconds: int
     callbacks_max_concurrency: int
+    # When the DLQ settler runs (an EventBridge schedule expression).
+    settler_schedule: str
 
     @property
     def runtime(self) -> str:
@@ -141,6 +148,7 @@ def load_config() -> StackConfig:
         callbacks_memory_mb=cfg.get_int("callbacksMemoryMb") or 256,
         callbacks_timeout_seconds=cfg.get_int("callbacksTimeoutSeconds") or 30,
         callbacks_max_concurrency=cfg.get_int("callbacksMaxConcurrency") or 2,
+        settler_schedule=(cfg.get("settlerSchedule") or "rate(1 minute)").strip(),
     )
     _validate(config, minimum_visibility)
     return config
@@ -182,6 +190,13 @@ def _bool(cfg: pulumi.Config, key: str, default: bool) -> bool:
     return default if value is None else value
 
 
+def _is_schedule(expression: str) -> bool:
+    rate = _RATE.fullmatch(expression)
+    if rate is not None:
+        return (rate["value"] == "1") == (rate["plural"] == "")
+    return _CRON.fullmatch(expression) is not None
+
+
 def _validate(config: StackConfig, minimum_visibility: int) -> None:
     checks = [
         (
@@ -215,6 +230,11 @@ def _validate(config: StackConfig, minimum_visibility: int) -> None:
         (
             config.callbacks_max_concurrency >= 2,
             "callbacksMaxConcurrency must be >= 2 (AWS minimum)",
+        ),
+        (
+            _is_schedule(config.settler_schedule),
+            "settlerSchedule must be an EventBridge schedule: rate(1 minute), rate(<n> minutes)"
+            " (or hour/hours, day/days) or cron(<6 fields>)",
         ),
     ]
     problems = [message for ok, message in checks if not ok]

@@ -53,6 +53,11 @@ CONSUMER_QUEUE_ACTIONS = [
     "sqs:GetQueueAttributes",
 ]
 WORKER_QUEUE_ACTIONS = CONSUMER_QUEUE_ACTIONS
+# The DLQ settler peeks at dead letters (a receive with a visibility timeout, then visible
+# again at once) and never deletes one: they stay for inspection and redrive.
+SETTLER_DLQ_ACTIONS = ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"]
+# It reads a dead-lettered job, then fails it with one conditional update.
+SETTLER_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
 # The fleet-wide limiter and circuit breaker: conditional reads and writes of single items by
 # key. No Query/Scan (nothing lists state) and no DeleteItem (TTL expires old items).
 LLM_STATE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
@@ -140,6 +145,27 @@ def callbacks_statements(
         statement("ConsumeCallbacks", CONSUMER_QUEUE_ACTIONS, callbacks_queue_arn),
         statement("RecordDeliveries", CALLBACKS_TABLE_ACTIONS, table_arn),
         secret_statement(secret_arn),
+    ]
+
+
+def settler_statements(
+    *,
+    log_group_arn: pulumi.Input[str],
+    dlq_arn: pulumi.Input[str],
+    table_arn: pulumi.Input[str],
+    callbacks_queue_arn: pulumi.Input[str] | None,
+) -> list[Statement]:
+    """The DLQ settler: peek at the jobs DLQ (ChangeMessageVisibilityBatch needs the single
+    action), fail the job, queue its webhook event when a callbacks queue exists. No lane,
+    no delete, no secret, no model."""
+    callbacks = (
+        [] if callbacks_queue_arn is None else [queue_callbacks_statement(callbacks_queue_arn)]
+    )
+    return [
+        log_statement(log_group_arn),
+        statement("PeekDeadLetters", SETTLER_DLQ_ACTIONS, dlq_arn),
+        *callbacks,
+        statement("FailDeadLetteredJobs", SETTLER_TABLE_ACTIONS, table_arn),
     ]
 
 

@@ -62,6 +62,7 @@ def alarm_specs(
     api_name: pulumi.Input[str],
     callbacks_dlq_name: pulumi.Input[str],
     callbacks_name: pulumi.Input[str],
+    settler_name: pulumi.Input[str],
 ) -> list[AlarmSpec]:
     return [
         AlarmSpec(
@@ -133,6 +134,17 @@ def alarm_specs(
             "AWS/Lambda",
             "Errors",
             {"FunctionName": callbacks_name},
+            "Sum",
+            0,
+            period_seconds=300,
+        ),
+        AlarmSpec(
+            "settler-errors",
+            "DLQ settler runs failed as a whole: dead-lettered jobs stay open for their clients "
+            "until a run succeeds (see its logs).",
+            "AWS/Lambda",
+            "Errors",
+            {"FunctionName": settler_name},
             "Sum",
             0,
             period_seconds=300,

@@ -15,6 +15,7 @@ from provisioning.stack.callbacks import (
 from provisioning.stack.config import load_config
 from provisioning.stack.http_api import HttpApi, HttpApiArgs
 from provisioning.stack.queue_worker import QueueWorker, QueueWorkerArgs
+from provisioning.stack.settler import DeadLetterSettler, DeadLetterSettlerArgs
 
 
 def deploy() -> dict[str, pulumi.Output[str]]:
@@ -23,7 +24,7 @@ def deploy() -> dict[str, pulumi.Output[str]]:
     worker_package, worker_zip = load_package(config, "worker")
     api_package, api_zip = load_package(config, "api")
     artifacts = ArtifactStore("lambda-artifacts")
-    # One upload of the worker's zip, run by two functions (jobs and webhook delivery).
+    # One upload of the worker's zip, run by three functions (jobs, webhooks, DLQ settler).
     worker_code = artifacts.code_for(worker_package, worker_zip)
     table = data.jobs_table(config)
     state_table = data.llm_state_table()
@@ -71,6 +72,20 @@ def deploy() -> dict[str, pulumi.Output[str]]:
             secret_arn=secret.arn,
         ),
     )
+    settler = DeadLetterSettler(
+        "settler",
+        DeadLetterSettlerArgs(
+            config=config,
+            code=worker_code,
+            dlq_url=jobs.dlq.url,
+            dlq_arn=jobs.dlq.arn,
+            jobs_queue_url=jobs.queue.url,
+            table_name=table.name,
+            table_arn=table.arn,
+            callbacks_queue_url=callbacks.queue.url,
+            callbacks_queue_arn=callbacks.queue.arn,
+        ),
+    )
     specs = monitoring.alarm_specs(
         config,
         queue_names={lane: queue.name for lane, queue in jobs.lanes.queues.items()},
@@ -79,6 +94,7 @@ def deploy() -> dict[str, pulumi.Output[str]]:
         api_name=api.function.name,
         callbacks_dlq_name=callbacks.dlq.name,
         callbacks_name=delivery.function.name,
+        settler_name=settler.function.name,
     )
     alarms = monitoring.create_alarms(specs, monitoring.alarm_topic(config))
     return {
@@ -96,4 +112,5 @@ def deploy() -> dict[str, pulumi.Output[str]]:
         "callbacks_queue_url": callbacks.queue.url,
         "callbacks_dlq_url": callbacks.dlq.url,
         "callbacks_function_name": delivery.function.name,
+        "settler_function_name": settler.function.name,
     }

@@ -19,13 +19,16 @@ from worker.config import Settings as WorkerSettings
 
 from .harness import StackRunner
 
-# The webhook delivery runs the worker's package, so it reads the worker's settings.
+# The webhook delivery and the DLQ settler run the worker's package: the worker's settings.
 SETTINGS_OF: dict[str, type[SharedSettings]] = {
     "api": ApiSettings,
     "worker": WorkerSettings,
     "callbacks": WorkerSettings,
+    "settler": WorkerSettings,
 }
 LLM_FUNCTIONS = ("api", "worker")
+# The settler needs no secret (and has no grant to read one).
+SECRET_READERS = ("api", "worker", "callbacks")
 MODEL, FALLBACK = "openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest"
 # Every limit, breaker and budget key set, in the shapes an operator writes them.
 LIMITS = {
@@ -75,7 +78,9 @@ def test_the_stack_environment_satisfies_the_functions_settings(
         "POWERTOOLS_METRICS_NAMESPACE",
     }
     assert set(env) - known - library_names == set()
-    assert env["APP_SECRET_ID"]
+    assert ("APP_SECRET_ID" in env) == (function in SECRET_READERS)
+    if function in SECRET_READERS:
+        assert env["APP_SECRET_ID"]
     assert settings.callbacks_queue_url
     assert settings.webhook_allow_private_targets is False
     if function in LLM_FUNCTIONS:
@@ -92,6 +97,12 @@ def test_the_stack_environment_satisfies_the_functions_settings(
             "low": run.outputs["queue_url_low"],
         }
         assert len(set(lanes.values())) == 3
+    if function == "settler":
+        assert (settings.dlq_url, settings.jobs_table_name) == (
+            run.outputs["dlq_url"],
+            run.outputs["jobs_table_name"],
+        )
+        assert settings.settler_visibility_seconds == 60  # the function's timeout
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

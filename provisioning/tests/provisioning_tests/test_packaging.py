@@ -24,9 +24,13 @@ from provisioning.packaging import bytecode, importcheck, install
 from provisioning.packaging.build import MB, BuildOptions, BuildResult, build_function
 from provisioning.packaging.targets import TARGETS, Platform, find_workspace_root, read_member
 from provisioning.stack.callbacks import HANDLER as CALLBACKS_HANDLER
+from provisioning.stack.settler import HANDLER as SETTLER_HANDLER
 
 WORKER = TARGETS["worker"]
-CALLBACKS_HANDLER_MODULE = CALLBACKS_HANDLER.rpartition(".")[0]
+# Functions that run the worker's zip with their own handler and never call a model.
+SIDE_HANDLER_MODULES = [
+    handler.rpartition(".")[0] for handler in (CALLBACKS_HANDLER, SETTLER_HANDLER)
+]
 SCRIPTS = Path(__file__).parent / "scripts"
 WORKER_TARGET_BYTES = 150 * MB
 
@@ -102,11 +106,12 @@ def test_worker_handler_imports_in_a_fresh_interpreter_from_the_unpacked_package
     print(f"worker.main import: median {timing.median:.2f} s wall, {timing.cpu_median:.2f} s CPU")
 
 
-def test_the_webhook_delivery_handler_ships_in_the_worker_zip_without_the_llm_stack(
-    worker_builds: WorkerBuilds,
+@pytest.mark.parametrize("handler_module", SIDE_HANDLER_MODULES)
+def test_the_delivery_and_settler_handlers_ship_in_the_worker_zip_without_the_llm_stack(
+    worker_builds: WorkerBuilds, handler_module: str
 ) -> None:
-    # The delivery function runs this zip with its own handler (provisioning.stack.callbacks)
-    outcome = run_in_package(worker_builds, "heavy_imports.py", CALLBACKS_HANDLER_MODULE)
+    # Each runs this zip with its own handler (provisioning.stack.callbacks, .settler)
+    outcome = run_in_package(worker_builds, "heavy_imports.py", handler_module)
     assert outcome["handler_callable"] is True
     assert outcome["file"].startswith(str(worker_builds.task_dir))
     assert outcome["heavy"] == []

@@ -85,9 +85,9 @@ def test_every_log_group_has_the_configured_retention(
     retention = int(stack_file_config(stack)["gen-ai-on-aws:logRetentionDays"])
     run = stack_runner(stack)
     groups = run.of_type("aws:cloudwatch/logGroup:LogGroup")
-    assert len(groups) == 4
+    assert len(groups) == 5
     assert {group.inputs["retentionInDays"] for group in groups} == {retention}
-    for name in ("api", "worker", "callbacks"):
+    for name in ("api", "worker", "callbacks", "settler"):
         function = run.one("aws:lambda/function:Function", name)
         assert (
             function["loggingConfig"]["logGroup"]
@@ -131,6 +131,7 @@ def test_alarms_cover_dead_letters_backlog_per_lane_worker_errors_and_throttles(
             0,
         ),
         "callbacks-errors": ("AWS/Lambda", "Errors", {"FunctionName": "callbacks"}, 0),
+        "settler-errors": ("AWS/Lambda", "Errors", {"FunctionName": "settler"}, 0),
     }
     assert set(alarms) == set(expected) | {"llm-circuit-open"}
     topic_arn = "arn:aws:sns:us-east-1:123456789012:topic/alarms"
@@ -213,6 +214,7 @@ def test_outputs_name_everything_a_client_or_operator_needs(stack_runner: StackR
         "callbacks_queue_url",
         "callbacks_dlq_url",
         "callbacks_function_name",
+        "settler_function_name",
     }
     assert outputs["api_url"].startswith("https://")
     assert outputs["dlq_url"].endswith("/jobs-dlq")

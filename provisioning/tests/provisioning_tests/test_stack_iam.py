@@ -10,7 +10,8 @@ import pytest
 from .harness import StackRun, StackRunner, policy_statements
 
 API_POLICY, WORKER_POLICY, CALLBACKS_POLICY = "api-policy", "jobs-policy", "callbacks-policy"
-POLICIES = (API_POLICY, WORKER_POLICY, CALLBACKS_POLICY)
+SETTLER_POLICY = "settler-policy"
+POLICIES = (API_POLICY, WORKER_POLICY, CALLBACKS_POLICY, SETTLER_POLICY)
 SQS_PREFIX = "arn:aws:sqs:us-east-1:123456789012:"
 LANE_ARNS = {
     "High": f"{SQS_PREFIX}jobs-high-queue",
@@ -59,6 +60,7 @@ def test_the_only_wildcard_resources_are_the_functions_own_log_streams(
     assert wildcards == [
         "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/gen-ai-on-aws-dev-api:log-stream:*",
         "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/gen-ai-on-aws-dev-callbacks:log-stream:*",
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/gen-ai-on-aws-dev-settler:log-stream:*",
         "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/gen-ai-on-aws-dev-worker:log-stream:*",
     ]
 
@@ -123,17 +125,22 @@ def test_worker_may_only_consume_and_resend_on_the_lanes_copy_to_the_dlq_and_sha
     assert all(s["Effect"] == "Allow" for s in statements)
 
 
-def test_only_the_worker_may_touch_the_llm_state_table_or_the_jobs_dlq(
+def test_only_the_worker_may_touch_the_llm_state_table_and_send_to_the_jobs_dlq(
     stack_runner: StackRunner,
 ) -> None:
     run = stack_runner()
     grants = {
-        (name, statement["Resource"])
+        (name, statement["Sid"], statement["Resource"])
         for name in POLICIES
         for statement in policy_statements(run, name)
         if statement["Resource"] in (STATE_TABLE_ARN, DLQ_ARN)
     }
-    assert grants == {(WORKER_POLICY, STATE_TABLE_ARN), (WORKER_POLICY, DLQ_ARN)}
+    # The settler only peeks at the DLQ (receive, visible again); test_stack_settler.py
+    assert grants == {
+        (WORKER_POLICY, "ShareLlmState", STATE_TABLE_ARN),
+        (WORKER_POLICY, "CopyExhaustedJobs", DLQ_ARN),
+        (SETTLER_POLICY, "PeekDeadLetters", DLQ_ARN),
+    }
 
 
 def test_the_worker_policy_fits_the_inline_policy_size_limit_with_many_bedrock_models(
@@ -214,7 +221,12 @@ def test_bedrock_inference_profile_gets_the_profile_and_its_model_in_any_region(
 def test_roles_can_only_be_assumed_by_lambda(stack_runner: StackRunner) -> None:
     run = stack_runner()
     roles = run.of_type("aws:iam/role:Role")
-    assert {role.name for role in roles} == {"api-role", "jobs-role", "callbacks-role"}
+    assert {role.name for role in roles} == {
+        "api-role",
+        "jobs-role",
+        "callbacks-role",
+        "settler-role",
+    }
     for role in roles:
         trust = json.loads(role.inputs["assumeRolePolicy"])
         assert trust["Statement"] == [
@@ -225,7 +237,7 @@ def test_roles_can_only_be_assumed_by_lambda(stack_runner: StackRunner) -> None:
             }
         ]
     functions = {f.name: f.inputs["role"] for f in run.of_type("aws:lambda/function:Function")}
-    assert len(functions) == len(set(functions.values())) == 3, "one role per function"
+    assert len(functions) == len(set(functions.values())) == 4, "one role per function"
 
 
 def _policy_documents(value: Any) -> list[dict[str, Any]]:
@@ -254,7 +266,7 @@ def test_no_policy_anywhere_in_the_stack_has_a_wildcard_action(
     documents = [doc for r in run.resources for doc in _policy_documents(r.inputs)]
 
     # THEN no statement allows or denies "*" or "service:*", and Lambda permissions are exact
-    assert len(documents) >= 6  # three role policies and three assume-role policies at least
+    assert len(documents) >= 8  # four role policies and four assume-role policies at least
     for document in documents:
         statements = document["Statement"]
         for statement in statements if isinstance(statements, list) else [statements]:

@@ -16,6 +16,7 @@ EXPECTED_COMPONENTS = {
     "queue-worker",
     "http-api",
     "callbacks",
+    "settler",
     "data",
     "monitoring",
     "artifacts",

@@ -18,6 +18,7 @@ import pytest
 
 from devstack.e2e_support import (
     StackPorts,
+    put_queued_job,
     submit,
     wait_for_jobs,
     wait_for_llm_calls,
@@ -78,26 +79,29 @@ def test_output_that_never_validates_ends_failed_with_clear_error(
 def test_poison_messages_never_block_other_jobs(
     start_devstack: Callable[..., Any], fake_llm: FakeLLMServer, http: httpx.Client
 ) -> None:
-    # GIVEN poison put straight on the queue: not JSON, and a valid envelope of an unknown version
+    # GIVEN poison put straight on the queue: not JSON, and valid envelopes of an unknown
+    # version, one for a job the API recorded and one for a job nobody created
     ports = StackPorts()
     start_devstack(_stack_args(ports, fake_llm, "--no-worker"))
     sqs: Any = ports.client("sqs")
     queue_url = sqs.get_queue_url(QueueName="gen-ai-on-aws-dev-jobs")["QueueUrl"]
-    poison_job_id = str(uuid.uuid4())
+    poison_job_id, orphan_job_id = str(uuid.uuid4()), str(uuid.uuid4())
+    put_queued_job(ports.client("dynamodb"), poison_job_id)
     sqs.send_message(QueueUrl=queue_url, MessageBody="{not json at all")
-    sqs.send_message(
-        QueueUrl=queue_url,
-        MessageBody=json.dumps(
-            {
-                "version": 99,
-                "job_id": poison_job_id,
-                "task": "extract_user",
-                "payload": {"text": "Ann is 30 years old"},
-                "submitted_at": "2026-11-23T12:00:00Z",
-                "request_id": None,
-            }
-        ),
-    )
+    for job_id in (poison_job_id, orphan_job_id):
+        sqs.send_message(
+            QueueUrl=queue_url,
+            MessageBody=json.dumps(
+                {
+                    "version": 99,
+                    "job_id": job_id,
+                    "task": "extract_user",
+                    "payload": {"text": "Ann is 30 years old"},
+                    "submitted_at": "2026-11-23T12:00:00Z",
+                    "request_id": None,
+                }
+            ),
+        )
     job_ids = [submit(http, ports.api_url, f"{NAMES[i]} is 4{i} years old") for i in range(5)]
 
     # WHEN a worker starts on that queue
@@ -113,6 +117,8 @@ def test_poison_messages_never_block_other_jobs(
     assert isinstance(poison["error"], dict)
     assert poison["error"]["code"] == "unsupported_version"
     wait_until_drained(sqs, queue_url)
+    # AND the job nobody created was not created by the worker either
+    assert http.get(f"{ports.api_url}/jobs/{orphan_job_id}").status_code == 404
 
 
 def test_worker_crash_and_restart_mid_run_loses_nothing(

@@ -33,6 +33,13 @@ class DevstackConfig:
     run_api: bool = True
     run_worker: bool = True
     attach: bool = False
+    # How often the DLQ settler runs with the worker (the stack: every minute); 0 = never.
+    settle_interval_seconds: float = 5.0
+    # Fault injection for the reliability tests (devstack.faults): the share of the worker's
+    # UpdateItem/SendMessage calls applied but answered with a read timeout, and a text that
+    # makes every delivery of a job's message crash (never handled, never settled).
+    lose_response_rate: float = 0.0
+    crash_marker: str | None = None
 
     def concurrency_for(self, lane: str) -> int:
         """How many batches ``lane``'s poller runs at once (its ESM's MaximumConcurrency).
@@ -120,7 +127,31 @@ def parse_args(argv: list[str] | None = None) -> DevstackConfig:
         action="store_true",
         help="use the emulated AWS and LLM of a devstack already running on these ports",
     )
+    parser.add_argument(
+        "--settle-interval",
+        type=float,
+        default=float(_env("SETTLE_INTERVAL", "5")),
+        help="seconds between runs of the DLQ settler, which fails jobs whose message was "
+        "dead-lettered (the stack: every minute); 0 turns it off (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--lose-responses",
+        type=float,
+        default=0.0,
+        help="fault injection: share (0-1) of the worker's UpdateItem/SendMessage calls that are "
+        "applied but answered with a read timeout (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--crash-marker",
+        default=None,
+        help="fault injection: a job whose text contains this crashes every invocation that "
+        "receives it, so its message is dead-lettered (default: off)",
+    )
     args = parser.parse_args(argv)
+    if args.settle_interval < 0:
+        parser.error("--settle-interval must be >= 0 (0 turns the DLQ settler off)")
+    if not 0 <= args.lose_responses < 1:
+        parser.error("--lose-responses must be in [0, 1)")
     try:
         lane_concurrency = parse_lane_concurrency(args.lane_concurrency)
     except ValueError as exc:
@@ -142,4 +173,7 @@ def parse_args(argv: list[str] | None = None) -> DevstackConfig:
         run_api=not args.no_api,
         run_worker=not args.no_worker,
         attach=args.attach,
+        settle_interval_seconds=args.settle_interval,
+        lose_response_rate=args.lose_responses,
+        crash_marker=args.crash_marker or None,
     )

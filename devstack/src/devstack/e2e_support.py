@@ -8,13 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 import httpx
 
-from devstack.config import REGION
+from devstack.config import REGION, STACK_PREFIX
 from devstack.fake_llm import FakeLLMServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -163,3 +164,13 @@ def wait_until_drained(sqs: Any, queue_url: str, timeout: float = 30.0) -> None:
     while queue_depth(sqs, queue_url) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert queue_depth(sqs, queue_url) == 0, f"queue not drained after {timeout:.0f} s"
+
+
+def put_queued_job(dynamodb: Any, job_id: str, *, task: str = "extract_user") -> None:
+    """Record ``job_id`` as `queued`, exactly as the API does before it sends the message (a
+    test then puts its own, e.g. poison, message on a queue: the worker never creates jobs)."""
+    from gen_ai_on_aws.services.job_records import QueuedJob, queued_item
+
+    job = QueuedJob(job_id=job_id, task=task, tenant="default")
+    item = queued_item(job, request_id=None, now=datetime.now(UTC), ttl_seconds=3600)
+    dynamodb.put_item(TableName=f"{STACK_PREFIX}-jobs", Item=item)

@@ -37,6 +37,9 @@ class PollerSettings:
     function_timeout_seconds: float = 30.0
     wait_time_seconds: int = 1
     name: str = "esm"  # names the threads, e.g. "jobs-high"
+    # Fault injection (devstack.faults): a record whose body contains this text is never
+    # handled nor settled, as if its invocation crashed; SQS redelivers it, then dead-letters it.
+    crash_marker: str | None = None
 
 
 @dataclass
@@ -48,6 +51,7 @@ class PollerStats:
     deleted: int = 0
     reported_failures: int = 0
     whole_batch_failures: int = 0
+    crashed: int = 0
 
 
 class SqsPoller:
@@ -123,6 +127,14 @@ class SqsPoller:
 
     def _invoke(self, messages: list[dict[str, Any]]) -> None:
         settings = self._settings
+        marker = settings.crash_marker
+        if marker:
+            crashed = [m for m in messages if marker in m["Body"]]
+            messages = [m for m in messages if marker not in m["Body"]]
+            with self._lock:
+                self.stats.crashed += len(crashed)
+            if not messages:
+                return
         event = {
             "Records": [
                 sqs_record(m, queue_arn=settings.queue_arn, region=settings.region)

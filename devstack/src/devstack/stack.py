@@ -1,5 +1,5 @@
-"""Start and stop the whole pipeline on 127.0.0.1: emulated AWS, LLM, API, the worker's poller
-and the webhook delivery's poller."""
+"""Start and stop the whole pipeline on 127.0.0.1: emulated AWS, LLM, API, the worker's poller,
+the webhook delivery's poller and the DLQ settler's schedule."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import httpx
 import uvicorn
 from moto.server import ThreadedMotoServer
 
-from devstack import moto_atomic, moto_clock
+from devstack import faults, moto_atomic, moto_clock
 from devstack.config import REGION, STACK_PREFIX, DevstackConfig
 from devstack.embedded_llm import MODEL_ALIAS, EmbeddedLLM
 from devstack.poller import PollerSettings, SqsPoller
@@ -27,6 +27,7 @@ from devstack.resources import (
     StackResources,
     create_stack_resources,
 )
+from devstack.settler_loop import SettlerLoop
 
 Progress = Callable[[str], None]
 SECRET_NAME = f"{STACK_PREFIX}-app-secrets"
@@ -50,6 +51,7 @@ class Devstack:
         # One poller per job lane, as each lane's queue has its own event source mapping.
         self.pollers: dict[str, SqsPoller] = {}
         self.callbacks_poller: SqsPoller | None = None
+        self.settler: SettlerLoop | None = None
         self.resources: StackResources | None = None
         # Kept from the environment when set (so receivers keep one secret across restarts
         # and --attach processes), else generated per start; printed at start-up.
@@ -80,14 +82,19 @@ class Devstack:
         if self.config.run_worker:
             self._step("worker pollers (one Lambda SQS event source per lane)", self._start_pollers)
             self._step("webhook delivery poller", self._start_callbacks_poller)
+            self._start_settler()
         return self
 
     def stop(self) -> None:
         pollers = [p for p in (*self.pollers.values(), self.callbacks_poller) if p is not None]
+        if self.settler is not None:
+            self.settler.request_stop()
         for poller in pollers:  # all at once: each may wait for a long poll or a batch
             poller.request_stop()
         for poller in pollers:
             poller.stop()
+        if self.settler is not None:
+            self.settler.stop()
         if self._api is not None and self._api_thread is not None:
             self._api.should_exit = True
             self._api_thread.join(timeout=10)
@@ -217,6 +224,8 @@ class Devstack:
         a low-priority backlog cannot hold the pollers the high lane needs."""
         from worker.main import handler  # after the environment points at the devstack
 
+        # Before the worker's clients exist (its first invocation builds them).
+        faults.lose_responses(self.config.lose_response_rate)
         for lane, (queue_url, queue_arn) in self.lanes().items():
             settings = self._poller_settings(
                 queue_url, queue_arn, self.config.concurrency_for(lane), name=f"jobs-{lane}"
@@ -241,6 +250,24 @@ class Devstack:
         )
         self.callbacks_poller.start()
 
+    def _start_settler(self) -> None:
+        """The DLQ settler on its schedule, as deployed (an EventBridge rule), but every few
+        seconds instead of every minute."""
+        assert self.resources is not None
+        dlq = self.resources.dlq_url.rsplit("/", 1)[-1]
+        interval = self.config.settle_interval_seconds
+        if interval <= 0:
+            self._progress(
+                f"  DLQ settler off (--settle-interval 0): jobs dead-lettered in {dlq} stay open"
+            )
+            return
+        from worker.settler import handler  # after the environment points at the devstack
+
+        def start() -> None:
+            self.settler = SettlerLoop(handler=handler, interval_seconds=interval).start()
+
+        self._step(f"DLQ settler (every {interval:g} s on {dlq}, as its schedule)", start)
+
     def _poller_settings(
         self, queue_url: str, queue_arn: str, max_concurrency: int, *, name: str
     ) -> PollerSettings:
@@ -253,4 +280,5 @@ class Devstack:
             max_concurrency=max_concurrency,
             function_timeout_seconds=self.config.function_timeout_seconds,
             name=name,
+            crash_marker=self.config.crash_marker,
         )

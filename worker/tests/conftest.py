@@ -35,6 +35,7 @@ from worker.config import Settings, get_settings
 from worker.log import logger
 from worker.main import handler
 from worker.runtime import get_worker
+from worker.settler import get_settler
 
 EVENTS = Path(__file__).parent / "events"
 REGION = "us-east-1"
@@ -47,6 +48,7 @@ def _clear_caches() -> None:
     get_settings.cache_clear()
     get_worker.cache_clear()
     get_callbacks.cache_clear()
+    get_settler.cache_clear()
 
 
 @pytest.fixture(autouse=True)

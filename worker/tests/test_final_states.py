@@ -74,13 +74,14 @@ def _settle() -> dict[str, int]:
     return settle(SCHEDULED_EVENT, LambdaContext(timeout_seconds=30))  # type: ignore[arg-type]
 
 
-def _lose_first_update_response(client: Any) -> dict[str, int]:
-    """DynamoDB applies the first UpdateItem but its response is lost; botocore re-sends it."""
+def _lose_update_response(client: Any, which: int = 1) -> dict[str, int]:
+    """DynamoDB applies UpdateItem number ``which`` but its response is lost; botocore re-sends
+    it."""
     seen = {"calls": 0}
 
     def lose(request: Any, **kwargs: Any) -> Any:
         seen["calls"] += 1
-        if seen["calls"] == 1:
+        if seen["calls"] == which:
             botocore_stubber(request=request, event_name=kwargs.get("event_name", ""))
             raise ReadTimeoutError(endpoint_url=request.url)
         return None
@@ -160,7 +161,7 @@ def test_an_unconfirmed_send_whose_record_cannot_be_ended_names_the_job(
 def test_a_claim_re_sent_after_a_lost_response_is_ours(harness: Any, receives: int) -> None:
     # GIVEN the claim's UpdateItem is applied but its response lost, so botocore re-sends it
     job = harness.submit(receives=receives)
-    seen = _lose_first_update_response(get_worker().jobs._client)  # type: ignore[attr-defined]
+    seen = _lose_update_response(get_worker().jobs._client)  # type: ignore[attr-defined]
 
     response = harness.invoke(job.record)
 
@@ -170,6 +171,23 @@ def test_a_claim_re_sent_after_a_lost_response_is_ours(harness: Any, receives: i
     stored = harness.job(job.job_id)
     assert (stored["status"], stored["attempts"]) == ("succeeded", 1)
     assert harness.calls() == 1
+
+
+def test_a_finishing_write_re_sent_after_a_lost_response_still_finishes_the_job(
+    callbacks: Any,
+) -> None:
+    # GIVEN the write storing the result is applied but its answer lost (the claim is call 1)
+    job = callbacks.submit_with_callback("https://hooks.example.com/jobs")
+    _lose_update_response(get_worker().jobs._client, which=2)  # type: ignore[attr-defined]
+
+    response = callbacks.invoke(job.record)
+    job_id = job.job_id
+
+    # THEN the refused re-send is recognised as our own write: acked, and the webhook is queued
+    assert response == {"batchItemFailures": []}
+    assert callbacks.job(job_id)["status"] == "succeeded"
+    assert [event["type"] for event in callbacks.events()] == ["job.succeeded"]
+    assert callbacks.calls() == 1
 
 
 # --- D: a message that dead-letters with its job open -----------------------------------------
@@ -276,3 +294,26 @@ def test_after_a_failed_release_the_redelivery_waits_for_the_lease_not_the_backo
     # not after the 1 s back-off, so it cannot find the job BUSY with a dead attempt's lease
     assert harness.failed_ids(response) == {job.record["messageId"]}
     assert visibility and visibility[-1] >= 100
+
+
+def test_a_settled_job_announces_its_failure_and_its_redrive_announces_the_new_end(
+    callbacks: Any,
+) -> None:
+    # GIVEN a job with a webhook whose message dead-lettered while it was queued
+    job = callbacks.submit_with_callback("https://hooks.example.com/jobs")
+    callbacks.sqs.send_message(QueueUrl=callbacks.resources.dlq_url, MessageBody=job.body)
+    callbacks.sqs.delete_message(
+        QueueUrl=callbacks.resources.queue_url, ReceiptHandle=job.record["receiptHandle"]
+    )
+
+    # WHEN the settler runs, THEN the client hears that the job failed
+    assert _settle()["settled"] == 1
+    assert [event["type"] for event in callbacks.events()] == ["job.failed"]
+    callbacks.deliver_events(callbacks.event_record())  # delivered (or given up): not pending
+
+    # WHEN the message is redriven, THEN the job runs again and its new end is announced too
+    [dead] = callbacks.receive(callbacks.resources.dlq_url)
+    callbacks.sqs.send_message(QueueUrl=callbacks.resources.queue_url, MessageBody=dead["Body"])
+    assert callbacks.invoke(callbacks.record(callbacks.receive_one())) == {"batchItemFailures": []}
+    assert callbacks.job(job.job_id)["status"] == "succeeded"
+    assert "job.succeeded" in [event["type"] for event in callbacks.events()]

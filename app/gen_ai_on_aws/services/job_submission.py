@@ -10,6 +10,7 @@ from gen_ai_contracts.queue import Priority, QueueMessage
 from gen_ai_on_aws.logs import logger
 from gen_ai_on_aws.services.errors import (
     EnqueueUncertainError,
+    MessageRejectedError,
     QueueUnavailableError,
     StoreUnavailableError,
 )
@@ -77,6 +78,9 @@ def submit_job(
     )
     try:
         message_id = queues.lane(job.priority).send_message(message=message, group_id=tenant)
+    except MessageRejectedError:
+        delete_unsent(jobs=jobs, job_id=job_id)
+        raise
     except QueueUnavailableError as exc:
         logger.warning("enqueue failed", extra={"job_id": job_id, "error": str(exc)})
         if not exc.maybe_sent:

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, ReadTimeoutError
 from fastapi.testclient import TestClient
 
 from devstack.resources import StackResources
@@ -326,3 +327,67 @@ def test_queue_failure_is_503_and_leaves_no_job(
     assert response.json()["code"] == "queue_unavailable"
     table = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=api_env.table_name)
     assert table["Items"] == []
+
+
+# --- an enqueue SQS did not confirm, or refused for its body -----------------------------------
+
+
+def test_a_send_sqs_took_but_never_confirmed_answers_503_and_ends_the_job(
+    client: TestClient, stored: Any, patch_aws: Callable[..., None]
+) -> None:
+    # GIVEN SQS takes the message but every answer is lost (botocore's retries included)
+    def sent_then_timed_out(real: Callable[..., Any], **kwargs: Any) -> Any:
+        real(**kwargs)
+        raise ReadTimeoutError(endpoint_url="https://sqs.us-east-1.amazonaws.com/")
+
+    patch_aws(sqs={"send_message": sent_then_timed_out})
+
+    response = client.post("/jobs", json=COMPLETE)
+
+    # THEN 503 (no job will run), and the job is ended so its message is never run
+    assert response.status_code == 503
+    assert response.json()["code"] == "queue_unavailable"
+    [job] = stored.jobs()
+    assert (job["status"], job["error"]["code"]) == ("failed", "not_queued")
+    assert stored.message_count() == 1  # the message SQS did take; the worker acks it unrun
+
+
+def test_an_unconfirmed_send_whose_job_cannot_be_ended_names_the_job(
+    client: TestClient, stored: Any, patch_aws: Callable[..., None]
+) -> None:
+    def timed_out(real: Callable[..., Any], **kwargs: Any) -> Any:
+        raise ReadTimeoutError(endpoint_url="https://sqs.us-east-1.amazonaws.com/")
+
+    def store_down(real: Callable[..., Any], **kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "InternalServerError"}}, "UpdateItem")
+
+    patch_aws(sqs={"send_message": timed_out}, dynamodb={"update_item": store_down})
+
+    response = client.post("/jobs", json=COMPLETE)
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["code"] == "enqueue_uncertain"
+    [job] = stored.jobs()
+    assert body["details"] == [
+        {"field": "job_id", "location": None, "message": job["job_id"], "type": "job_id"}
+    ]
+
+
+def test_a_body_sqs_refuses_is_422_and_leaves_no_job(
+    client: TestClient, stored: Any, patch_aws: Callable[..., None]
+) -> None:
+    def invalid_contents(real: Callable[..., Any], **kwargs: Any) -> Any:
+        error = {
+            "Error": {"Code": "InvalidMessageContents", "Message": "Invalid characters"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
+        raise ClientError(error, "SendMessage")  # type: ignore[arg-type]
+
+    patch_aws(sqs={"send_message": invalid_contents})
+
+    response = client.post("/jobs", json=COMPLETE)
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "message_rejected"
+    assert stored.jobs() == []

@@ -49,5 +49,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
         metrics.dead_letters_settled(settled)
     metrics.flush()
     summary = report.as_dict()
-    logger.info("dead-letter queue settled", extra=summary)
+    log = logger.info if report.received else logger.debug  # an empty DLQ is the normal case
+    log("dead-letter queue settled", extra=summary)
     return summary

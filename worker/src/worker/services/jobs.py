@@ -268,12 +268,26 @@ class JobStore:
                     ":owner": _s(job.owner),
                 },
                 ReturnValues=returns,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if _is_condition_failure(exc):
-                return None
+                return _applied_before(exc, status, returns)
             raise
         return item_from_dynamodb(response.get("Attributes", {}))
+
+
+def _applied_before(
+    exc: ClientError, status: str, returns: Literal["ALL_NEW", "NONE"]
+) -> JobRecord | None:
+    """A finishing write refused because it was already applied: botocore re-sent it after
+    the first answer was lost, and the job shows the status we wrote, with no lease. (A twin
+    that took the job over and ended it the same way is indistinguishable, and harmless: its
+    webhook event has the same id.) The record, or None when the job moved elsewhere."""
+    item: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
+    if item.get("status", {}).get("S") != status or "lease_owner" in item:
+        return None
+    return item_from_dynamodb(item) if returns == "ALL_NEW" else {}
 
 
 def _dead_letter_reason(record: JobRecord) -> str:

@@ -243,7 +243,8 @@ def test_a_redriven_dead_letter_runs_its_settled_job_again_with_a_fresh_budget(
     assert response == {"batchItemFailures": []}
     stored = harness.job(job.job_id)
     assert stored["status"] == "succeeded"
-    assert "error" not in stored and "dead_lettered" not in stored
+    assert "error" not in stored
+    assert "dead_lettered" not in stored
     assert (stored["attempts"], stored["attempts_base"]) == (6, 5)
     assert harness.calls() == 1
 
@@ -293,7 +294,8 @@ def test_after_a_failed_release_the_redelivery_waits_for_the_lease_not_the_backo
     # THEN the message comes back when our lease has ended (about the invocation's 120 s),
     # not after the 1 s back-off, so it cannot find the job BUSY with a dead attempt's lease
     assert harness.failed_ids(response) == {job.record["messageId"]}
-    assert visibility and visibility[-1] >= 100
+    assert visibility
+    assert visibility[-1] >= 100
 
 
 def test_a_settled_job_announces_its_failure_and_its_redrive_announces_the_new_end(

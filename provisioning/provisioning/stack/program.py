@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from provisioning.packaging.targets import TARGETS
-from provisioning.stack import data, monitoring
+from provisioning.stack import dashboard, data, monitoring
 from provisioning.stack.artifacts import ArtifactStore, load_package
 from provisioning.stack.callbacks import (
     CallbackDelivery,
@@ -97,6 +97,20 @@ def deploy() -> dict[str, pulumi.Output[str]]:
         settler_name=settler.function.name,
     )
     alarms = monitoring.create_alarms(specs, monitoring.alarm_topic(config))
+    board = dashboard.operations_dashboard(
+        dashboard.DashboardSources(
+            region=config.region,
+            queue_names={lane: queue.name for lane, queue in jobs.lanes.queues.items()},
+            dlq_name=jobs.dlq.name,
+            callbacks_dlq_name=callbacks.dlq.name,
+            function_names={
+                "api": api.function.name,
+                "worker": jobs.function.name,
+                "webhooks": delivery.function.name,
+                "settler": settler.function.name,
+            },
+        )
+    )
     return {
         "api_url": api.url,
         "queue_url": jobs.queue.url,
@@ -113,4 +127,5 @@ def deploy() -> dict[str, pulumi.Output[str]]:
         "callbacks_dlq_url": callbacks.dlq.url,
         "callbacks_function_name": delivery.function.name,
         "settler_function_name": settler.function.name,
+        "dashboard_name": board.dashboard_name,
     }

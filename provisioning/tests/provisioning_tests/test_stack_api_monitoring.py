@@ -215,6 +215,7 @@ def test_outputs_name_everything_a_client_or_operator_needs(stack_runner: StackR
         "callbacks_dlq_url",
         "callbacks_function_name",
         "settler_function_name",
+        "dashboard_name",
     }
     assert outputs["api_url"].startswith("https://")
     assert outputs["dlq_url"].endswith("/jobs-dlq")

@@ -47,15 +47,23 @@ def llm_state_table() -> aws.dynamodb.Table:
     )
 
 
+# The keys of the secret's JSON value (README "Secrets"); each is a setting of the functions
+# that read the secret (provisioning tests: test_environment_contract.py).
+SECRET_KEYS = (
+    "LLM_API_KEY",
+    "LANGFUSE_PUBLIC_KEY",
+    "LANGFUSE_SECRET_KEY",
+    "API_KEYS",
+    "WEBHOOK_SIGNING_SECRET",
+)
+
+
 def app_secret() -> aws.secretsmanager.Secret:
     """An empty secret: its JSON value is set outside Pulumi (see README), never in code/state."""
     return aws.secretsmanager.Secret(
         "app-secret",
         name_prefix=f"{pulumi.get_project()}-{pulumi.get_stack()}-app-",
-        description=(
-            "JSON object of sensitive settings: LLM_API_KEY, LANGFUSE_PUBLIC_KEY, "
-            "LANGFUSE_SECRET_KEY, API_KEYS, WEBHOOK_SIGNING_SECRET"
-        ),
+        description=f"JSON object of sensitive settings: {', '.join(SECRET_KEYS)}",
         # A deleted secret stays recoverable for a week; name_prefix avoids name clashes.
         recovery_window_in_days=7,
         tags=tags_for("data"),

@@ -7,13 +7,18 @@ are put later), so it is left out here; the settings must load without it.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
+from pydantic import SecretStr
 
 from gen_ai_contracts.settings import SharedSettings, load_settings
 from gen_ai_on_aws.config import Settings as ApiSettings
+from provisioning.stack.data import SECRET_KEYS
 from worker.config import ModelRate
 from worker.config import Settings as WorkerSettings
 
@@ -152,3 +157,56 @@ def test_without_limit_keys_the_worker_keeps_its_own_defaults_and_no_limit(
         assert getattr(settings, name) == defaults[name].default, name
     # The budget is always the stack's: five real attempts, twice that as SQS's backstop
     assert (settings.job_max_attempts, settings.queue_max_receive_count) == (5, 10)
+
+
+# A value for every key of the deployed secret, in the shapes the README's "Secrets" step puts.
+SECRET_VALUE = {
+    "LLM_API_KEY": "sk-test-not-a-real-key",
+    "LANGFUSE_PUBLIC_KEY": "pk-lf-test",
+    "LANGFUSE_SECRET_KEY": "sk-lf-test",
+    "API_KEYS": "key-one,key-two",
+    "WEBHOOK_SIGNING_SECRET": "whsec_" + base64.b64encode(b"k" * 32).decode(),
+}
+
+
+def test_the_secret_keys_are_the_ones_the_readme_step_puts() -> None:
+    assert set(SECRET_VALUE) == set(SECRET_KEYS)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("function", SECRET_READERS)
+def test_the_stack_environment_plus_the_secret_loads_through_secrets_manager(
+    stack_runner: StackRunner, monkeypatch: pytest.MonkeyPatch, stack: str, function: str
+) -> None:
+    # GIVEN the function's environment from the stack, and its secret holding every key, read
+    # the way a cold start reads it (APP_SECRET_ID -> Secrets Manager, here moto)
+    settings_class = SETTINGS_OF[function]
+    env = stack_runner(stack=stack).function_env(function)
+    for name in [*settings_class.model_fields, *SECRET_KEYS]:
+        monkeypatch.delenv(name.upper(), raising=False)
+    with mock_aws():
+        secrets = boto3.client("secretsmanager", region_name="us-east-1")
+        secret = secrets.create_secret(Name="app-secret", SecretString=json.dumps(SECRET_VALUE))
+        for name, value in {**env, "APP_SECRET_ID": secret["ARN"]}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("AWS_REGION", "us-east-1")
+        settings = load_settings(settings_class)
+
+    # THEN every key of the secret this function reads arrived, as a secret value
+    read = [key for key in SECRET_KEYS if key.lower() in settings_class.model_fields]
+    assert read
+    for key in read:
+        value = getattr(settings, key.lower())
+        assert isinstance(value, SecretStr) or key == "API_KEYS", key
+        shown = value.get_secret_value() if isinstance(value, SecretStr) else value
+        assert shown, key
+
+
+def test_every_key_of_the_secret_is_read_by_some_function() -> None:
+    read = {
+        key
+        for key in SECRET_KEYS
+        for cls in SETTINGS_OF.values()
+        if key.lower() in cls.model_fields
+    }
+    assert read == set(SECRET_KEYS)

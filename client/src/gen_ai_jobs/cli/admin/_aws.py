@@ -166,7 +166,9 @@ def new_boto3_client(
         if credentials
         else {}
     )
-    make_client: Any = boto3.client  # the stubs' overloads want a literal service name
+    # A session of its own: boto3's default one caches the credentials it resolved first, so a
+    # command would act with whatever identity the process used before (tests, notebooks).
+    make_client: Any = boto3.session.Session().client  # the stubs want a literal service name
     return make_client(
         service, region_name=region, endpoint_url=endpoint_url, config=config, **keys
     )

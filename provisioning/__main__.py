@@ -1,4 +1,5 @@
-"""Pulumi entry point: build the packages first (`uv run build-lambdas`), then `pulumi up`."""
+"""Pulumi entry point: `pulumi up` (and `pulumi preview`) builds the Lambda packages that are
+missing or stale into build/ (see provisioning/README.md), then deploys the stack."""
 
 import pulumi
 

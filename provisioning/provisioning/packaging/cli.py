@@ -1,4 +1,5 @@
-"""`build-lambdas`: build the Lambda zips and record them in build/manifest.json for Pulumi."""
+"""`build-lambdas`: build the Lambda zips and record them, with the hash of what they were built
+from, in build/manifest.json, where `pulumi up` finds them current and reuses them."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from pathlib import Path
 
 from provisioning.packaging import bytecode, importcheck, install
 from provisioning.packaging.build import MB, BuildOptions, BuildResult, build_function
-from provisioning.packaging.manifest import MANIFEST_NAME, PackageEntry, update_manifest
+from provisioning.packaging.freshness import ensure_package, manifest_entry
+from provisioning.packaging.inputs import package_inputs
+from provisioning.packaging.manifest import MANIFEST_NAME, update_manifest
 from provisioning.packaging.targets import (
     ARCHITECTURES,
     TARGETS,
+    LambdaTarget,
     Platform,
     find_workspace_root,
     read_member,
@@ -43,6 +47,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--check-import", type=int, default=0, metavar="RUNS", help="time handler imports"
     )
+    parser.add_argument(
+        "--if-stale",
+        action="store_true",
+        help="build only packages whose inputs changed since they were recorded (as `pulumi up`)",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.functions) - set(TARGETS)
     if unknown:
@@ -65,31 +74,30 @@ def main(argv: list[str] | None = None) -> int:
         compresslevel=args.compresslevel,
         max_unzipped_bytes=args.max_unzipped_mb * MB,
     )
-    results = [
-        build_function(TARGETS[name], options) for name in (args.functions or sorted(TARGETS))
-    ]
-    for result in results:
+    manifest = out_dir / MANIFEST_NAME
+    functions = [TARGETS[name] for name in (args.functions or sorted(TARGETS))]
+    results: list[BuildResult] = []
+
+    def build_and_report(target: LambdaTarget, build_options: BuildOptions) -> BuildResult:
+        result = build_function(target, build_options)
         print_report(result)
-    update_manifest(
-        out_dir / MANIFEST_NAME, [manifest_entry(result, out_dir) for result in results]
-    )
+        results.append(result)
+        return result
+
+    if args.if_stale:
+        for target in functions:
+            ensure_package(target, options, manifest, build_and_report, print)
+    else:
+        # Always built (CI artifacts), recording the input hash `pulumi up` compares with.
+        entries = []
+        for target in functions:
+            inputs = package_inputs(workspace, target, options)
+            entries.append(manifest_entry(build_and_report(target, options), out_dir, inputs))
+        update_manifest(manifest, entries)
     if args.check_import:
         for result in results:
             check_import(result, options, args.check_import)
     return 0
-
-
-def manifest_entry(result: BuildResult, out_dir: Path) -> PackageEntry:
-    return PackageEntry(
-        function=result.target.function,
-        file=result.archive.path.relative_to(out_dir).as_posix(),
-        sha256=result.archive.sha256,
-        unzipped_bytes=result.archive.unzipped_bytes,
-        zipped_bytes=result.archive.zipped_bytes,
-        architecture=result.platform.architecture,
-        python_version=result.platform.python_version,
-        handler=result.target.handler,
-    )
 
 
 def print_report(result: BuildResult) -> None:

@@ -10,6 +10,10 @@ from pathlib import Path
 
 from provisioning.packaging.targets import MemberInfo, Platform, read_member_at
 
+# Names (at any depth of a member's package directories) never copied into a package; the
+# input hash (inputs.py) skips the same ones, so editing a test or a cache rebuilds nothing.
+MEMBER_CODE_IGNORED = ("__pycache__", "*.pyc", "tests", ".*")
+
 
 def uv_executable() -> str:
     """The uv binary: the one running us under `uv run` (it exports UV), else the one on PATH."""
@@ -112,5 +116,5 @@ def copy_member_code(member: MemberInfo, staging: Path) -> None:
         shutil.copytree(
             package_dir,
             staging / package_dir.name,
-            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tests", ".*"),
+            ignore=shutil.ignore_patterns(*MEMBER_CODE_IGNORED),
         )

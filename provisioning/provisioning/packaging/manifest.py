@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import os
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 MANIFEST_NAME = "manifest.json"
@@ -21,6 +22,12 @@ class PackageEntry:
     architecture: str
     python_version: str
     handler: str
+    # What the package was built from (inputs.py): "" for packages built without it (an older
+    # build-lambdas, a hand-made manifest), which `pulumi up` therefore rebuilds.
+    inputs_sha256: str = ""
+    # The parts of that hash and the build options, to say what changed.
+    inputs: dict[str, str] = field(default_factory=dict)
+    build_options: dict[str, str | int | bool] = field(default_factory=dict)
 
 
 def read_manifest(path: Path) -> dict[str, PackageEntry]:
@@ -35,7 +42,10 @@ def update_manifest(path: Path, entries: list[PackageEntry]) -> dict[str, Packag
     """Merge new entries (building one function keeps the other's) and drop unreferenced zips."""
     merged = read_manifest(path) | {entry.function: entry for entry in entries}
     body = {"functions": {name: asdict(entry) for name, entry in sorted(merged.items())}}
-    path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    # Written aside then renamed: an interrupted `pulumi up` never leaves half a manifest.
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(partial, path)
     referenced = {entry.file for entry in merged.values()}
     for function in merged:
         for stale in path.parent.glob(f"{function}-*.zip"):

@@ -1,4 +1,5 @@
-"""Function code from the build manifest: an inline zip when small, else a managed S3 object."""
+"""Function code from the build manifest: built first when missing or stale (unless the stack
+deploys packages built elsewhere), then an inline zip when small, else a managed S3 object."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from provisioning.packaging.build import BuildOptions, build_function
+from provisioning.packaging.freshness import Builder, ensure_package
 from provisioning.packaging.manifest import PackageEntry, read_manifest
+from provisioning.packaging.targets import TARGETS, Platform, find_workspace_root
 from provisioning.stack.config import StackConfig
 from provisioning.stack.tags import tags_for
 
@@ -27,10 +31,17 @@ class FunctionCode:
     source_code_hash: str
 
 
-def load_package(config: StackConfig, function: str) -> tuple[PackageEntry, Path]:
-    """The built zip for `function`, checked against the stack's architecture and runtime."""
+def load_package(
+    config: StackConfig, function: str, builder: Builder = build_function
+) -> tuple[PackageEntry, Path]:
+    """The zip for `function`, built by `builder` first when `builds_packages()` and it is missing
+    or stale, then checked against the stack's architecture and runtime."""
+    if builds_packages():
+        manifest, target = config.package_manifest, TARGETS[function]
+        ensure_package(target, build_options(config), manifest, builder, pulumi.log.info)
     rebuild = (
         f"run `uv run build-lambdas --arch {config.architecture} --python {config.python_version}`"
+        " (or set buildPackages to true: `pulumi up` then builds them)"
     )
     entry = read_manifest(config.package_manifest).get(function)
     if entry is None:
@@ -44,6 +55,26 @@ def load_package(config: StackConfig, function: str) -> tuple[PackageEntry, Path
     if not path.is_file():
         raise FileNotFoundError(f"{path} listed in the manifest is missing; {rebuild}")
     return entry, path
+
+
+def builds_packages() -> bool:
+    """`buildPackages`; by default on, and off when `packageManifest` names packages built
+    elsewhere (CI artifacts, the tests' fakes): those are deployed as they are."""
+    settings = pulumi.Config()
+    explicit = settings.get_bool("buildPackages")
+    return explicit if explicit is not None else settings.get("packageManifest") is None
+
+
+def build_options(config: StackConfig) -> BuildOptions:
+    """The stack's runtime with the default (measured) build settings, like `build-lambdas`.
+
+    Pulumi runs the program in provisioning/, inside the workspace whose code it packages.
+    """
+    return BuildOptions(
+        platform=Platform(architecture=config.architecture, python_version=config.python_version),
+        workspace=find_workspace_root(Path.cwd()),
+        out_dir=config.package_manifest.parent,
+    )
 
 
 class ArtifactStore:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pulumi
 
+from provisioning.packaging.build import build_function
+from provisioning.packaging.freshness import Builder
 from provisioning.packaging.targets import TARGETS
 from provisioning.stack import dashboard, data, monitoring
 from provisioning.stack.artifacts import ArtifactStore, load_package
@@ -18,11 +20,13 @@ from provisioning.stack.queue_worker import QueueWorker, QueueWorkerArgs
 from provisioning.stack.settler import DeadLetterSettler, DeadLetterSettlerArgs
 
 
-def deploy() -> dict[str, pulumi.Output[str]]:
-    """Create every resource; return the outputs clients and operators need (for export)."""
+def deploy(builder: Builder = build_function) -> dict[str, pulumi.Output[str]]:
+    """Create every resource; return the outputs clients and operators need (for export).
+
+    `builder` builds a missing or stale Lambda package (tests pass a fake one)."""
     config = load_config()
-    worker_package, worker_zip = load_package(config, "worker")
-    api_package, api_zip = load_package(config, "api")
+    worker_package, worker_zip = load_package(config, "worker", builder)
+    api_package, api_zip = load_package(config, "api", builder)
     artifacts = ArtifactStore("lambda-artifacts")
     # One upload of the worker's zip, run by three functions (jobs, webhooks, DLQ settler).
     worker_code = artifacts.code_for(worker_package, worker_zip)

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import httpx
 
+from devstack.call_recorder import RECORD_ENV
 from devstack.config import REGION, STACK_PREFIX
 from devstack.fake_llm import FakeLLMServer
 
@@ -39,8 +40,10 @@ class DevstackProcess:
         env.pop("APP_SECRET_ID", None)
         env.update(extra_env or {})
         self._log = log_path.open("wb")
+        # While the IAM proof records (root conftest.py), so does every devstack started here.
+        module = "devstack.recorded_main" if env.get(RECORD_ENV) else "devstack"
         self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-            [sys.executable, "-m", "devstack", *args],
+            [sys.executable, "-m", module, *args],
             cwd=REPO_ROOT,
             env=env,
             stdout=self._log,

@@ -40,9 +40,10 @@ API_TABLE_ACTIONS = [
     "dynamodb:UpdateItem",
     "dynamodb:BatchWriteItem",
 ]
-# The worker only moves existing jobs through their states with conditional updates; the
-# webhook delivery reads a job and updates its `callback` state the same way.
-WORKER_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+# The worker only moves existing jobs through their states with conditional updates (a refused
+# one returns the old item: no read needed); the webhook delivery reads a job and updates its
+# `callback` state. The IAM proof (provisioning/iam_proof) checks both against recorded calls.
+WORKER_TABLE_ACTIONS = ["dynamodb:UpdateItem"]
 CALLBACKS_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
 # What an SQS event source mapping needs from its function's role, plus the visibility
 # changes both consumers make to schedule a retry.
@@ -58,9 +59,9 @@ WORKER_QUEUE_ACTIONS = CONSUMER_QUEUE_ACTIONS
 SETTLER_DLQ_ACTIONS = ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"]
 # It reads a dead-lettered job, then fails it with one conditional update.
 SETTLER_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
-# The fleet-wide limiter and circuit breaker: conditional reads and writes of single items by
-# key. No Query/Scan (nothing lists state) and no DeleteItem (TTL expires old items).
-LLM_STATE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+# The fleet-wide limiter and circuit breaker: reads and conditional updates of single items by
+# key (an update creates a missing item). No Put, Query/Scan or DeleteItem (TTL expires them).
+LLM_STATE_ACTIONS = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
 
 
 def statement(sid: str, actions: list[str], resource: pulumi.Input[str]) -> Statement:

@@ -114,12 +114,8 @@ def test_worker_may_only_consume_and_resend_on_the_lanes_copy_to_the_dlq_and_sha
         # A job that spent its budget is copied to the DLQ for inspection and redrive
         ("CopyExhaustedJobs", ["sqs:SendMessage"], DLQ_ARN),
         ("QueueCallbacks", ["sqs:SendMessage"], CALLBACKS_QUEUE_ARN),
-        ("UpdateJobs", ["dynamodb:GetItem", "dynamodb:UpdateItem"], TABLE_ARN),
-        (
-            "ShareLlmState",
-            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-            STATE_TABLE_ARN,
-        ),
+        ("UpdateJobs", ["dynamodb:UpdateItem"], TABLE_ARN),
+        ("ShareLlmState", ["dynamodb:GetItem", "dynamodb:UpdateItem"], STATE_TABLE_ARN),
         ("ReadAppSecret", ["secretsmanager:GetSecretValue"], secret),
     ]
     assert all(s["Effect"] == "Allow" for s in statements)

@@ -1,6 +1,7 @@
 """Build the real worker package (x86_64, this machine) and use it the way Lambda would.
 
-One session-scoped pair of builds (about 1-2 minutes on 2 cores) backs every test here. That
+One session-scoped pair of builds (about 1-2 minutes on 2 cores; the fixture is in conftest.py,
+the first build shared with test_package_runtime.py) backs every test here. That
 the API bundles the contracts too is checked on a build without third-party wheels in
 test_packaging_steps.py.
 """
@@ -10,21 +11,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-import tempfile
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from provisioning.packaging import bytecode, importcheck, install
-from provisioning.packaging.build import MB, BuildOptions, BuildResult, build_function
-from provisioning.packaging.targets import TARGETS, Platform, find_workspace_root, read_member
+from provisioning.packaging import importcheck
+from provisioning.packaging.build import MB
+from provisioning.packaging.targets import TARGETS
 from provisioning.stack.callbacks import HANDLER as CALLBACKS_HANDLER
 from provisioning.stack.settler import HANDLER as SETTLER_HANDLER
+
+from .package_builds import WorkerBuilds
 
 WORKER = TARGETS["worker"]
 # Functions that run the worker's zip with their own handler and never call a model.
@@ -33,45 +32,6 @@ SIDE_HANDLER_MODULES = [
 ]
 SCRIPTS = Path(__file__).parent / "scripts"
 WORKER_TARGET_BYTES = 150 * MB
-
-
-@dataclass(frozen=True)
-class WorkerBuilds:
-    first: BuildResult
-    second: BuildResult
-    task_dir: Path  # the unpacked first build, as /var/task
-    sdk_dir: Path  # stands in for the boto3 the Lambda runtime provides
-    interpreter: Path
-
-
-def target_python() -> str:
-    """The oldest supported Lambda runtime when this machine has it, else the running Python."""
-    try:
-        bytecode.find_interpreter("3.12")
-    except FileNotFoundError:
-        return f"{sys.version_info.major}.{sys.version_info.minor}"
-    return "3.12"
-
-
-@pytest.fixture(scope="session")
-def worker_builds() -> Iterator[WorkerBuilds]:
-    platform = Platform(architecture="x86_64", python_version=target_python())
-    workspace = find_workspace_root(Path(__file__).resolve())
-    interpreter = bytecode.find_interpreter(platform.python_version)
-    with tempfile.TemporaryDirectory(prefix="provisioning-packaging-test-") as scratch:
-        root = Path(scratch)
-        results = [
-            build_function(
-                WORKER, BuildOptions(platform=platform, workspace=workspace, out_dir=root / out)
-            )
-            for out in ("first", "second")
-        ]
-        task_dir = importcheck.unpack(results[0].archive.path, root / "task")
-        requirements = install.export_requirements(workspace, read_member(workspace, WORKER))
-        sdk_dir = importcheck.install_runtime_sdk(
-            requirements, root / "runtime-sdk", platform, interpreter
-        )
-        yield WorkerBuilds(results[0], results[1], task_dir, sdk_dir, interpreter)
 
 
 def run_in_package(builds: WorkerBuilds, script: str, *args: str) -> dict[str, Any]:

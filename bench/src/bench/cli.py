@@ -1,5 +1,7 @@
 """``uv run bench``: the benchmarks in one run, a table, bench/results/latest.{json,png};
-``--only limits`` runs the opt-in provider-limits benchmark (bench/results/limits.png)."""
+``--only limits`` runs the opt-in provider-limits benchmark (bench/results/limits.png),
+``uv run bench scale`` (or ``--only scale``) the 10M-jobs/day scale model (scale.png). Every
+run appends what it measured to bench/results/history.jsonl and redraws history.png."""
 
 from __future__ import annotations
 
@@ -14,14 +16,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import history, report
 from bench.cost import PRICE_SOURCES, PRICES_AS_OF, Workload, cost_per_million_jobs
 from bench.support import machine
 
 SECTIONS = ("worker", "api", "cold", "e2e", "cost")
-# Run only when named (--only limits, or --only all): about five minutes more.
-OPT_IN = ("limits",)
+# Run only when named (--only limits, or --only all): limits takes about five minutes, the
+# scale model well under one.
+OPT_IN = ("limits", "scale")
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
+REPO_DIR = RESULTS_DIR.parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,9 +36,17 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated subset of {SECTIONS + OPT_IN}, or all (default: all but"
         f" {', '.join(OPT_IN)})",
     )
+    parser.add_argument(
+        "sections",
+        nargs="*",
+        metavar="SECTION",
+        help="sections to run, as with --only (`uv run bench scale`)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
+    if args.sections:
+        chosen = [s.strip() for part in args.sections for s in part.split(",") if s.strip()]
     if chosen == ["all"]:
         chosen = [*SECTIONS, *OPT_IN]
     if unknown := set(chosen) - set(SECTIONS + OPT_IN):
@@ -47,12 +59,23 @@ def main(argv: list[str] | None = None) -> int:
             "cold": lambda: _cold(),
             "e2e": lambda: _e2e(Path(logs)),
             "limits": lambda: _limits(Path(logs)),
+            "scale": lambda: _scale(args.out, results),
         }
         for section in chosen:
             if section in runners:
                 results.update(_timed(section, runners[section]))
     results["cost"] = _cost(results)
     written = report.write(results, args.out)
+    if "scale" in chosen:
+        written.append(args.out / "scale.png")
+    written += history.record(
+        report.measured(results, chosen, SECTIONS),
+        sections=chosen,
+        machine=machine(),
+        out_dir=args.out,
+        repo=REPO_DIR,
+        targets=report.history_targets(),
+    )
     print(report.table(results))
     print(f"\nwrote {', '.join(str(path) for path in written)}")
     return 0
@@ -106,6 +129,32 @@ def _limits(logs: Path) -> tuple[str, Any]:
     from bench import limits
 
     return "limits", limits.run(logs)
+
+
+def _scale(out: Path, results: dict[str, Any]) -> tuple[str, Any]:
+    from bench import scale
+    from bench.scale_model import Worker
+
+    worker = Worker()
+    if (cpu_ms := _measured_cpu_per_record_ms(results.get("worker_concurrency", {}))) is not None:
+        worker = replace(worker, cpu_per_record_seconds=cpu_ms / 1000)
+    today = datetime.date.today().isoformat()
+    return "scale", {"date": today, "machine": machine(), **scale.run(out, worker=worker)}
+
+
+def _measured_cpu_per_record_ms(worker_results: Any) -> float | None:
+    """The worker bench's CPU per record, where it reports one (``cpu_per_record_ms`` at any
+    depth; the smallest, the least disturbed by a busy machine)."""
+    found: list[float] = []
+    stack = [worker_results]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            value = node.get("cpu_per_record_ms")
+            if isinstance(value, int | float) and value > 0:
+                found.append(float(value))
+            stack.extend(node.values())
+    return min(found) if found else None
 
 
 def _cost(results: dict[str, Any]) -> dict[str, Any]:

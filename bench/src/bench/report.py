@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench import limits_report
+from bench import limits_report, scale_report
 
 TARGETS = {
     "worker batch wall / LLM latency (1 s)": 1.2,
@@ -21,6 +21,39 @@ TARGETS = {
     "limits: busiest 60 s calls / provider quota": 1.0,
     "lanes: high p50 behind backlog / idle": 3.0,
 }
+
+
+# The sections that measure each figure: a run's history line holds only what it measured
+# (a figure missing here is taken as measured by any run of the default sections).
+FIGURE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "worker batch wall / LLM latency (1 s)": ("worker",),
+    "API p50 / raw boto3 p50 (8 clients)": ("api",),
+    "worker package MB unzipped (bytecode)": ("cold",),
+    "worker handler import s": ("cold",),
+    "infra $ per million jobs (2 s LLM)": ("worker", "api"),
+    "limits: provider 429s, % of calls": ("limits",),
+    "limits: busiest 60 s calls / provider quota": ("limits",),
+    "lanes: high p50 behind backlog / idle": ("limits",),
+}
+
+
+def measured(
+    results: dict[str, Any], sections: list[str], default_sections: tuple[str, ...]
+) -> dict[str, float | None]:
+    """The figures this run's ``sections`` measured, for the history (bench.history)."""
+    ran_default = bool(set(sections) & set(default_sections))
+    figures = {
+        name: value
+        for name, value in headline(results).items()
+        if (set(FIGURE_SECTIONS[name]) & set(sections) if name in FIGURE_SECTIONS else ran_default)
+    }
+    if "scale" in sections and "scale" in results:
+        figures |= scale_report.headline(results["scale"])
+    return figures
+
+
+def history_targets() -> dict[str, float]:
+    return TARGETS | scale_report.TARGETS
 
 
 def headline(results: dict[str, Any]) -> dict[str, float | None]:
@@ -52,11 +85,14 @@ def table(results: dict[str, Any]) -> str:
         lines.append(f"{name:<44}{shown:>12}{target:>10g}  {met}")
     if "limits" in results:
         lines += ["", *limits_report.rows(results["limits"])]
+    if "scale" in results:
+        lines += ["", *scale_report.rows(results["scale"])]
     return "\n".join(lines)
 
 
 def write(results: dict[str, Any], out_dir: Path) -> list[Path]:
-    """latest.json, latest.png and, once the limits section has run, limits.png."""
+    """latest.json, latest.png and, once the limits section has run, limits.png (the scale
+    section draws scale.png itself: its chart needs the per-minute series)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "latest.json"
     json_path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -88,3 +88,42 @@ def test_without_the_source_text_nothing_is_checked(context: object) -> None:
     assert user.email == "maria@example.com"
     assert User(name="Maria", age=25, email="maria@example.com") == user
     assert User.model_validate_json(user.model_dump_json()) == user
+
+
+# Age grounding: a number the text states, in digits or in words.
+
+
+@pytest.mark.parametrize(
+    ("text", "age"),
+    [
+        ("Dr. Maria Gonzalez, aged 41, lives in Madrid", 41),
+        ("Tom is forty-one and lives in Leeds", 41),
+        ("Tom is forty one", 41),
+        ("Ann turned a hundred and five", 105),
+        ("Ann is twenty", 20),
+        ("Bob, 7 years", 7),
+        ("Ada (36) writes code", 36),
+    ],
+)
+def test_an_age_the_text_states_is_accepted(text: str, age: int) -> None:
+    name = text.split()[0].strip(",.") if not text.startswith("Dr.") else "Maria Gonzalez"
+    user = User.model_validate({"name": name, "age": age}, context=grounding_context(text))
+    assert user.age == age
+
+
+@pytest.mark.parametrize(
+    ("text", "age"),
+    [
+        ("Dr. Maria Gonzalez, aged 41, lives in Madrid", 31),  # the prompt example's age
+        ("Tom is forty-one", 40),  # part of a number is not that number
+        ("Tom is forty-one", 1),
+        ("Ann was born in 1990", 36),  # a computed age is not stated
+        ("Pi is 3.14 and Ann is nice", 3),  # a decimal is not an age
+        ("mail ann42@example.com: Ann is nice", 42),  # digits inside an email are not an age
+    ],
+)
+def test_an_age_the_text_does_not_state_is_refused(text: str, age: int) -> None:
+    name = "Maria Gonzalez" if text.startswith("Dr.") else text.split()[0].rstrip(",")
+    name = "Ann" if "Ann" in text else name
+    with pytest.raises(ValidationError, match="age must be a number the text states"):
+        User.model_validate({"name": name, "age": age}, context=grounding_context(text))

@@ -34,7 +34,7 @@ def test_a_model_that_keeps_inventing_fails_the_job_without_the_invention(
     assert stored["status"] == "failed"
     assert stored["error"] == {
         "code": "extraction_failed",
-        "message": "the model's output failed validation after 3 attempt(s): name",
+        "message": "the model's output failed validation after 3 attempt(s): age, name",
     }
     assert harness.calls(text) == 3  # LLM_MAX_RETRIES defaults to 2
     everything = captured_logs.text + capsys.readouterr().out
@@ -59,3 +59,13 @@ def test_an_invented_email_is_dropped_without_a_re_ask(harness: Any) -> None:
     stored = harness.job(job.job_id)
     assert stored["result"] == '{"name":"Jason","age":25,"email":null}'
     assert len(harness.llm.stats.requests) == 1
+
+
+def test_an_age_the_text_does_not_state_is_re_asked(harness: Any) -> None:
+    # GIVEN a model that first answers with the prompt example's age instead of the text's
+    job = harness.submit("Maria Gonzalez is 41 years old !inventagex1")
+    assert harness.invoke(job.record) == {"batchItemFailures": []}
+    # THEN the re-ask's grounded age is stored, after exactly two LLM calls
+    stored = harness.job(job.job_id)
+    assert stored["result"] == '{"name":"Maria","age":41,"email":null}'
+    assert len(harness.llm.stats.requests) == 2

@@ -14,6 +14,7 @@ prompt with directives embedded in the user text:
 - ``!hallucinate``: answer with a person the text does not contain (name and email), so
   grounding validation must refuse it; ``!inventemail``: the right person with an email the
   text does not contain (``<name>@example.com``, as SmolLM2 does by analogy with the prompt);
+  ``!inventage``: the right person with the prompt example's age (31), not the text's;
 - the same with ``xN`` (``!429x2``): fail the first N calls for that text, then answer normally.
 
 It can also behave like a provider with a quota or an outage: ``window_limit`` requests in any
@@ -23,7 +24,8 @@ answers 429 with the ``Retry-After`` at which the oldest call leaves the window;
 config was set. Every call's time, model and outcome are kept (``FakeLLMStats.log``), so tests
 can count calls per minute and calls during an outage.
 
-The output faults (``!invalid``, ``!badjson``, ``!hallucinate``, ``!inventemail``) only change
+The output faults (``!invalid``, ``!badjson``, ``!hallucinate``, ``!inventemail``,
+``!inventage``) only change
 structured answers; a plain-text request still gets its echo. Calls are counted per prompt text,
 and per model, so tests can prove that no job was processed twice and which model answered.
 """
@@ -43,7 +45,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 _DIRECTIVE = re.compile(
-    r"!(400|429|500|timeout|invalid|badjson|hallucinate|inventemail)(?:x(\d+))?"
+    r"!(400|429|500|timeout|invalid|badjson|hallucinate|inventemail|inventage)(?:x(\d+))?"
 )
 _NAME_AGE = re.compile(r"\b([A-Z][a-z]+)\b[^.?!]*?\b(\d{1,3})\s*(?:years?|yrs?|y/o)\b")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
@@ -140,6 +142,12 @@ def extract_user(text: str) -> dict[str, Any] | None:
         "age": int(match.group(2)),
         "email": email.group(0) if email else None,
     }
+
+
+def invent_age(text: str) -> dict[str, Any]:
+    """What SmolLM2 did for "Dr. Maria Gonzalez, aged 41": the age of the prompt's example."""
+    user = extract_user(text) or {"name": "Jason", "email": None}
+    return {**user, "age": 31 if user.get("age") != 31 else 32}
 
 
 def invent_email(text: str) -> dict[str, Any]:
@@ -396,6 +404,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, _completion(body, hallucinate_user(text)))
         elif outcome == "inventemail":
             self._send(200, _completion(body, invent_email(text)))
+        elif outcome == "inventage":
+            self._send(200, _completion(body, invent_age(text)))
         else:
             user = extract_user(text)
             self._send(200, _completion(body, user or {"name": "", "age": -1}))

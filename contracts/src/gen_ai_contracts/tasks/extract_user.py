@@ -1,14 +1,17 @@
 """Task `extract_user`: free text in, a validated, grounded `User` out.
 
 Grounding: when validated with a context holding the source text (`grounding_context(text)`,
-passed as instructor's `context=`), `name` must occur in that text, so an invented name fails
+passed as instructor's `context=`), `name` must occur in that text and `age` must be a number
+the text states (in digits, "41", or in words, "forty-one"), so an invented value fails
 validation and instructor re-asks the model with the error; an `email` the text does not
 contain is replaced by null. Without that context (serialising a response, reading a stored
 result) nothing is checked.
 """
 
+import re
 import unicodedata
 from collections.abc import Mapping
+from functools import cache
 from typing import Annotated, Any
 
 from pydantic import (
@@ -94,6 +97,82 @@ def _require_in_text(field: str, value: str, info: ValidationInfo) -> str:
     raise ValueError(f"{field} must be copied from the text; {value!r} does not appear in the text")
 
 
+# Numbers written in digits, not part of a longer number, a decimal or an email address.
+_DIGITS = re.compile(r"(?<![\d.,])\d{1,3}(?![\d]|[.,]\d)")
+_EMAIL = re.compile(r"\S+@\S+")
+_UNITS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+@cache
+def _number_words() -> dict[str, int]:
+    """English words for 0..150 ("forty one", "a hundred and five"), hyphens as spaces."""
+    words = dict(zip(_UNITS, range(20), strict=True))
+    for index, tens in enumerate(_TENS):
+        value = 20 + 10 * index
+        words[tens] = value
+        words.update({f"{tens} {unit}": value + n for n, unit in enumerate(_UNITS[1:10], 1)})
+    below_100 = dict(words)
+    for hundred in ("hundred", "one hundred", "a hundred"):
+        words[hundred] = 100
+        for rest, value in below_100.items():
+            if 0 < value <= 50:
+                words[f"{hundred} {rest}"] = words[f"{hundred} and {rest}"] = 100 + value
+    return words
+
+
+_LONGEST_NUMBER = 5  # words: "one hundred and forty nine"
+
+
+def ages_in_text(text: str) -> set[int]:
+    """Every whole number from 0 to 150 the text states, in digits or in English words."""
+    plain = _EMAIL.sub(" ", text)
+    found = {int(match) for match in _DIGITS.findall(plain) if int(match) <= 150}
+    tokens = re.sub(r"[^a-z]+", " ", plain.casefold()).split()
+    words, index = _number_words(), 0
+    while index < len(tokens):
+        # The longest number phrase at this word: "forty one" is 41, not also 40 and 1.
+        for length in range(min(_LONGEST_NUMBER, len(tokens) - index), 0, -1):
+            value = words.get(" ".join(tokens[index : index + length]))
+            if value is not None:
+                found.add(value)
+                index += length
+                break
+        else:
+            index += 1
+    return found
+
+
+def _require_stated_age(age: int, info: ValidationInfo) -> int:
+    text = _source_text(info)
+    if text is None or age in ages_in_text(text):
+        return age
+    raise ValueError(
+        f"age must be a number the text states (digits or words); {age} is not in the text"
+    )
+
+
 class User(BaseModel):
     """A person extracted from text; the field descriptions also guide the LLM."""
 
@@ -112,6 +191,12 @@ class User(BaseModel):
     @classmethod
     def _name_is_in_the_text(cls, name: str, info: ValidationInfo) -> str:
         return _require_in_text("name", name, info)
+
+    @field_validator("age")
+    @classmethod
+    def _age_is_in_the_text(cls, age: int, info: ValidationInfo) -> int:
+        """Small models copy the prompt example's age (31) for a text that says 41."""
+        return _require_stated_age(age, info)
 
     @field_validator("email")
     @classmethod

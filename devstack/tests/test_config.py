@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
-from devstack.config import parse_args, parse_lane_concurrency
+from devstack.config import build_parser, parse_args, parse_lane_concurrency
 
 
 def test_each_lane_uses_max_concurrency_unless_overridden() -> None:
@@ -50,3 +52,16 @@ def test_lanes_default_as_the_stack_does_low_gets_half_but_at_least_two(
     config = parse_args([f"--max-concurrency={max_concurrency}"])
 
     assert tuple(config.concurrency_for(lane) for lane in ("high", "normal", "low")) == expected
+
+
+def test_every_option_says_what_it_does_and_its_default() -> None:
+    parser = build_parser()
+    text = parser.format_help()
+    for action in parser._actions:
+        if action.dest == "help":
+            continue
+        assert action.help, action.option_strings
+        flag = isinstance(action, argparse._StoreTrueAction)
+        shown = parser._get_formatter()._get_help_string(action) or ""
+        assert flag or "(default" in shown, (action.option_strings, shown)
+    assert "DEVSTACK_" in text

@@ -68,29 +68,65 @@ def parse_lane_concurrency(text: str) -> dict[str, int]:
     return lanes
 
 
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default, unless the help states it itself (or the
+    option is a plain on/off flag)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "(default" in text or isinstance(action, argparse._StoreTrueAction):
+            return text
+        return super()._get_help_string(action)
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"DEVSTACK_{name}", default)
 
 
-def parse_args(argv: list[str] | None = None) -> DevstackConfig:
-    """Flags win over ``DEVSTACK_*`` variables, which win over the defaults above."""
+def build_parser() -> argparse.ArgumentParser:
+    """The devstack's options; each default comes from ``DEVSTACK_*`` or the values above."""
     parser = argparse.ArgumentParser(
         prog="devstack",
-        description="Run API + worker + emulated AWS + a local LLM on 127.0.0.1.",
+        description="Run API + worker + emulated AWS + a local LLM on 127.0.0.1. Every option "
+        "can also be set as DEVSTACK_<OPTION> (e.g. DEVSTACK_API_PORT=8001).",
+        formatter_class=_HelpWithDefaults,
     )
-    parser.add_argument("--api-port", type=int, default=int(_env("API_PORT", "8000")))
-    parser.add_argument("--aws-port", type=int, default=int(_env("AWS_PORT", "5000")))
-    parser.add_argument("--llm-port", type=int, default=int(_env("LLM_PORT", "8081")))
-    parser.add_argument("--batch-size", type=int, default=int(_env("BATCH_SIZE", "10")))
     parser.add_argument(
-        "--batching-window", type=float, default=float(_env("BATCHING_WINDOW", "0.5"))
+        "--api-port",
+        type=int,
+        default=int(_env("API_PORT", "8000")),
+        help="port of the API (http://127.0.0.1:PORT, docs at /docs)",
+    )
+    parser.add_argument(
+        "--aws-port",
+        type=int,
+        default=int(_env("AWS_PORT", "5000")),
+        help="port of the emulated AWS (moto: SQS, DynamoDB, Secrets Manager)",
+    )
+    parser.add_argument(
+        "--llm-port",
+        type=int,
+        default=int(_env("LLM_PORT", "8081")),
+        help="port of the embedded model's OpenAI-compatible server",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=int(_env("BATCH_SIZE", "10")),
+        help="records per worker invocation (the event source mapping's BatchSize)",
+    )
+    parser.add_argument(
+        "--batching-window",
+        type=float,
+        default=float(_env("BATCHING_WINDOW", "0.5")),
+        help="seconds the poller waits to fill a batch (MaximumBatchingWindowInSeconds)",
     )
     parser.add_argument(
         "--max-concurrency",
         type=int,
         default=int(_env("MAX_CONCURRENCY", "2")),
-        help="batches in flight per event source mapping (per lane and for webhooks); default 2,"
-        " the AWS minimum",
+        help="batches in flight per event source mapping (per lane and for webhooks; 2 is the"
+        " AWS minimum)",
     )
     parser.add_argument(
         "--lane-concurrency",
@@ -99,7 +135,10 @@ def parse_args(argv: list[str] | None = None) -> DevstackConfig:
         " high and normal --max-concurrency, low half of it but at least 2)",
     )
     parser.add_argument(
-        "--function-timeout", type=float, default=float(_env("FUNCTION_TIMEOUT", "30"))
+        "--function-timeout",
+        type=float,
+        default=float(_env("FUNCTION_TIMEOUT", "30")),
+        help="seconds each worker invocation may run (the Lambda timeout); claims last as long",
     )
     parser.add_argument(
         "--visibility-timeout",
@@ -108,20 +147,27 @@ def parse_args(argv: list[str] | None = None) -> DevstackConfig:
         help="SQS visibility timeout in seconds (default: 6x the function timeout, as deployed)",
     )
     parser.add_argument(
-        "--max-receive-count", type=int, default=int(_env("MAX_RECEIVE_COUNT", "5"))
+        "--max-receive-count",
+        type=int,
+        default=int(_env("MAX_RECEIVE_COUNT", "5")),
+        help="receives of one message before SQS moves it to the DLQ (maxReceiveCount)",
     )
     parser.add_argument(
         "--llm-api-base",
         default=os.environ.get("DEVSTACK_LLM_API_BASE"),
-        help="use this OpenAI-compatible server instead of the embedded model",
+        help="use this OpenAI-compatible server instead of the embedded model (default: the"
+        " embedded SmolLM2, or LLM_MODEL and a key from the environment)",
     )
     parser.add_argument(
         "--api-keys",
         default=os.environ.get("DEVSTACK_API_KEYS"),
-        help="comma-separated API keys, stored in an emulated Secrets Manager secret",
+        help="comma-separated API keys, stored in an emulated Secrets Manager secret (default:"
+        " none, the API is open)",
     )
     parser.add_argument("--no-api", action="store_true", help="do not serve the API")
-    parser.add_argument("--no-worker", action="store_true", help="do not run the SQS poller")
+    parser.add_argument(
+        "--no-worker", action="store_true", help="do not run the worker's pollers or the settler"
+    )
     parser.add_argument(
         "--attach",
         action="store_true",
@@ -139,7 +185,7 @@ def parse_args(argv: list[str] | None = None) -> DevstackConfig:
         type=float,
         default=0.0,
         help="fault injection: share (0-1) of the worker's UpdateItem/SendMessage calls that are "
-        "applied but answered with a read timeout (default: %(default)s)",
+        "applied but answered with a read timeout (default: %(default)s, none)",
     )
     parser.add_argument(
         "--crash-marker",
@@ -147,6 +193,12 @@ def parse_args(argv: list[str] | None = None) -> DevstackConfig:
         help="fault injection: a job whose text contains this crashes every invocation that "
         "receives it, so its message is dead-lettered (default: off)",
     )
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> DevstackConfig:
+    """Flags win over ``DEVSTACK_*`` variables, which win over the defaults above."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.settle_interval < 0:
         parser.error("--settle-interval must be >= 0 (0 turns the DLQ settler off)")

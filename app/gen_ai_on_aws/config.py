@@ -21,6 +21,9 @@ class Settings(SharedSettings):
     # How long a submission's Idempotency-Key is remembered (Stripe keeps keys at least 24 h).
     idempotency_ttl_seconds: int = Field(default=86_400, gt=0)
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    # litellm and instructor load on the first POST /extract-user (seconds of CPU no other
+    # route needs); true loads them at init instead, so that request does not wait for them.
+    llm_prewarm: bool = False
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -24,7 +24,9 @@ Errors always have the body `{error, code, request_id, details}`; `code` is stab
 
 
 def create_app() -> FastAPI:
-    """Build the app; loading the settings here makes bad configuration fail at start-up."""
+    """Build the app; loading the settings here makes bad configuration fail at start-up.
+    litellm and instructor are not imported unless LLM_PREWARM is true (see
+    `routes.extraction`)."""
     settings = get_settings()
     configure_logging(logger, settings.log_level)
     log_auth_mode(settings)
@@ -41,6 +43,8 @@ def create_app() -> FastAPI:
     app.include_router(batch.router)
     app.include_router(jobs.router)
     app.include_router(tasks.router)
+    if settings.llm_prewarm:
+        extraction.prewarm_llm(settings)
     # Added last = outermost: the request id exists before the size check answers 413.
     app.add_middleware(BodySizeLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)

@@ -9,8 +9,7 @@ from fastapi import HTTPException, Security
 from fastapi.security import APIKeyHeader
 from pydantic import SecretStr
 
-from gen_ai_on_aws.api.deps import SettingsDep
-from gen_ai_on_aws.config import Settings
+from gen_ai_on_aws.config import Settings, get_settings
 from gen_ai_on_aws.logs import logger
 
 api_key_header = APIKeyHeader(
@@ -19,8 +18,9 @@ api_key_header = APIKeyHeader(
 ApiKeyDep = Annotated[str | None, Security(api_key_header)]
 
 
-def require_api_key(settings: SettingsDep, api_key: ApiKeyDep) -> None:
+async def require_api_key(api_key: ApiKeyDep) -> None:
     """Raise 401 unless the header matches a configured key (no keys: open, for local dev)."""
+    settings = get_settings()
     if not settings.api_keys:
         return
     if api_key is None or not matches_any_key(api_key, settings.api_keys):

@@ -30,8 +30,9 @@ from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel, WithJsonSchema
 
 from gen_ai_on_aws.api.auth import ApiKeyDep, client_scope
-from gen_ai_on_aws.api.deps import DynamoDBDep, SettingsDep
+from gen_ai_on_aws.api.deps import DynamoDBDep
 from gen_ai_on_aws.api.errors import ApiError
+from gen_ai_on_aws.config import Settings, get_settings
 from gen_ai_on_aws.logs import logger
 from gen_ai_on_aws.models.errors import ErrorDetail
 from gen_ai_on_aws.services.aws import DynamoDBClient, describe_aws_error
@@ -95,13 +96,11 @@ class Idempotency:
         self,
         *,
         request: Request,
-        settings: SettingsDep,
-        dynamodb: DynamoDBDep,
-        api_key: ApiKeyDep,
-        key: KeyHeader = None,
+        settings: Settings,
+        dynamodb: DynamoDBClient,
+        api_key: str | None,
+        key: str | None,
     ) -> None:
-        if key is not None and not _VALID_KEY.fullmatch(key):
-            raise _invalid_key()
         self._key = key
         self._request = request
         self._scope = client_scope(api_key, settings)
@@ -167,7 +166,21 @@ class Idempotency:
         )
 
 
-IdempotencyDep = Annotated[Idempotency, Depends(Idempotency)]
+async def get_idempotency(
+    request: Request,
+    dynamodb: DynamoDBDep,
+    api_key: ApiKeyDep,
+    key: KeyHeader = None,
+) -> Idempotency:
+    """The request's Idempotency-Key guard; 400 `invalid_idempotency_key` for a bad key."""
+    if key is not None and not _VALID_KEY.fullmatch(key):
+        raise _invalid_key()
+    return Idempotency(
+        request=request, settings=get_settings(), dynamodb=dynamodb, api_key=api_key, key=key
+    )
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
 
 
 @lru_cache(maxsize=4)

@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import Depends, Request, status
 
 from gen_ai_on_aws.api.auth import ApiKeyDep, client_scope
-from gen_ai_on_aws.api.deps import JobQueuesDep, JobsDep, RequestIdDep, SettingsDep
-from gen_ai_on_aws.api.errors import SERVICE_ERRORS, error_responses
+from gen_ai_on_aws.api.deps import JobsDep, SQSDep, lane_queues
+from gen_ai_on_aws.api.errors import SERVICE_ERRORS, error_responses, request_id_of
 from gen_ai_on_aws.api.idempotency import REPLAYED_HEADER, SavedResponse, saved_response
 from gen_ai_on_aws.api.urls import public_url_for
+from gen_ai_on_aws.config import get_settings
 from gen_ai_on_aws.models.batch import (
     BatchItemError,
     BatchItemQueued,
@@ -21,13 +22,15 @@ from gen_ai_on_aws.models.jobs import JobCreated
 from gen_ai_on_aws.services.batch_submission import submit_jobs
 from gen_ai_on_aws.services.errors import ServiceError
 from gen_ai_on_aws.services.job_submission import NewJob, submit_job
+from gen_ai_on_aws.services.jobs_repository import JobsRepository
+from gen_ai_on_aws.services.queue_service import JobQueues
 
 # Per batch item, in input order: a job to submit or why it was refused at validation.
 CheckedItem = NewJob | BatchItemError
 
 
 class JobSubmitter:
-    """Submits validated jobs (blocking boto3 calls: call from a sync route), each to its
+    """Submits validated jobs (blocking boto3 calls: `api.blocking.run_blocking`), each to its
     lane's queue, under the caller's tenant (`client_scope`: the MessageGroupId that SQS fair
     queues share delivery by)."""
 
@@ -35,17 +38,16 @@ class JobSubmitter:
         self,
         *,
         request: Request,
-        settings: SettingsDep,
-        api_key: ApiKeyDep,
-        jobs: JobsDep,
-        queues: JobQueuesDep,
-        request_id: RequestIdDep,
+        jobs: JobsRepository,
+        queues: JobQueues,
+        tenant: str,
+        request_id: str | None,
     ) -> None:
         self._request = request
         self._jobs = jobs
         self._queues = queues
         self._request_id = request_id
-        self._tenant = client_scope(api_key, settings)
+        self._tenant = tenant
 
     def submit(self, job: NewJob) -> SavedResponse:
         """Record and enqueue one job: 202 with `Location`."""
@@ -102,7 +104,20 @@ class JobSubmitter:
         return public_url_for(self._request, "get_job", job_id=job_id)
 
 
-SubmitterDep = Annotated[JobSubmitter, Depends(JobSubmitter)]
+async def get_submitter(
+    request: Request, api_key: ApiKeyDep, jobs: JobsDep, sqs: SQSDep
+) -> JobSubmitter:
+    settings = get_settings()
+    return JobSubmitter(
+        request=request,
+        jobs=jobs,
+        queues=lane_queues(settings, sqs),
+        tenant=client_scope(api_key, settings),
+        request_id=request_id_of(request),
+    )
+
+
+SubmitterDep = Annotated[JobSubmitter, Depends(get_submitter)]
 
 
 def _service_error_spec(error: ServiceError) -> tuple[int, str, str]:

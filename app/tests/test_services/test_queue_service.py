@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,7 @@ from botocore.config import Config
 from devstack.resources import StackResources
 from gen_ai_contracts.queue import PRIORITIES, QueueMessage
 from gen_ai_contracts.tasks.extract_user import MAX_TEXT_CHARS
-from gen_ai_on_aws.api.deps import get_dynamodb_client, get_job_queues, get_sqs_client
+from gen_ai_on_aws.api.deps import get_dynamodb_client, get_sqs_client, lane_queues
 from gen_ai_on_aws.config import Settings
 from gen_ai_on_aws.services.aws import create_sqs_client
 from gen_ai_on_aws.services.errors import QueueUnavailableError
@@ -90,11 +91,14 @@ def test_clients_have_timeouts_and_bounded_retries(aws: StackResources) -> None:
     assert config.retries == {"mode": "standard", "total_max_attempts": 3}
 
 
-def test_dependencies_reuse_one_client_per_region(aws: StackResources) -> None:
-    settings = Settings(queue_url=aws.queue_url, jobs_table_name=aws.table_name)
+def test_dependencies_reuse_one_client_per_region(
+    aws: StackResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QUEUE_URL", aws.queue_url)
+    monkeypatch.setenv("JOBS_TABLE_NAME", aws.table_name)
 
-    assert get_sqs_client(settings) is get_sqs_client(settings)
-    assert get_dynamodb_client(settings) is get_dynamodb_client(settings)
+    assert asyncio.run(get_sqs_client()) is asyncio.run(get_sqs_client())
+    assert asyncio.run(get_dynamodb_client()) is asyncio.run(get_dynamodb_client())
     assert create_sqs_client("us-east-1") is not create_sqs_client("eu-west-1")
 
 
@@ -197,7 +201,7 @@ def test_job_queues_map_each_lane_to_its_queue(aws: StackResources) -> None:
         queue_url_low=aws.queue_url_low,
         jobs_table_name=aws.table_name,
     )
-    queues = get_job_queues(settings, create_sqs_client("us-east-1"))
+    queues = lane_queues(settings, create_sqs_client("us-east-1"))
     sent = {priority: build_message() for priority in PRIORITIES}
 
     for priority, message in sent.items():
@@ -216,7 +220,7 @@ def test_job_queues_map_each_lane_to_its_queue(aws: StackResources) -> None:
 
 def test_without_lane_urls_every_lane_is_the_normal_queue(aws: StackResources) -> None:
     settings = Settings(queue_url=aws.queue_url, jobs_table_name=aws.table_name)
-    queues = get_job_queues(settings, create_sqs_client("us-east-1"))
+    queues = lane_queues(settings, create_sqs_client("us-east-1"))
 
     for priority in PRIORITIES:
         queues.lane(priority).send_message(message=build_message())

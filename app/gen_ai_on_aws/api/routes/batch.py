@@ -2,22 +2,29 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import ValidationError
 
 from gen_ai_contracts.queue import Priority
 from gen_ai_on_aws.api.auth import require_api_key
-from gen_ai_on_aws.api.deps import SettingsDep, require_json_body
+from gen_ai_on_aws.api.blocking import run_blocking
+from gen_ai_on_aws.api.deps import require_json_body
 from gen_ai_on_aws.api.errors import ApiError, error_detail
-from gen_ai_on_aws.api.idempotency import IdempotencyDep, as_response, saved_response
+from gen_ai_on_aws.api.idempotency import (
+    Idempotency,
+    IdempotencyDep,
+    as_response,
+    saved_response,
+)
 from gen_ai_on_aws.api.job_requests import check_job
 from gen_ai_on_aws.api.submission import (
     BATCH_RESPONSE_HEADERS,
     SUBMISSION_ERRORS,
     CheckedItem,
+    JobSubmitter,
     SubmitterDep,
 )
-from gen_ai_on_aws.config import Settings
+from gen_ai_on_aws.config import Settings, get_settings
 from gen_ai_on_aws.models.batch import (
     BatchItemError,
     BatchItemRefused,
@@ -52,9 +59,9 @@ _RESULTS = "One result per item, in input order: `job_id` and `status_url`, or `
         **SUBMISSION_ERRORS,
     },
 )
-def create_jobs(
+async def create_jobs(
+    request: Request,
     batch: JobBatchCreate,
-    settings: SettingsDep,
     submitter: SubmitterDep,
     idempotency: IdempotencyDep,
 ) -> Response:
@@ -63,6 +70,14 @@ def create_jobs(
     leaves no job behind. 503 (nothing queued, retry) when a dependency failed for every valid
     item. Items without a `priority` take the batch's (default `normal`); the jobs of each lane
     go to that lane's queue. The Idempotency-Key covers the whole request."""
+    return await run_blocking(
+        request, lambda: _create_jobs(batch, get_settings(), submitter, idempotency)
+    )
+
+
+def _create_jobs(
+    batch: JobBatchCreate, settings: Settings, submitter: JobSubmitter, idempotency: Idempotency
+) -> Response:
     items = [_check_item(item, batch.priority, settings) for item in batch.jobs]
     if not any(isinstance(item, NewJob) for item in items):
         # Nothing to run: a refusal by validation, which an Idempotency-Key does not keep.

@@ -4,15 +4,17 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 
 from gen_ai_contracts.queue import JOB_ID_PATTERN
 from gen_ai_on_aws.api.auth import require_api_key
-from gen_ai_on_aws.api.deps import CallbackQueueDep, JobsDep, SettingsDep, require_json_body
+from gen_ai_on_aws.api.blocking import run_blocking
+from gen_ai_on_aws.api.deps import CallbackQueueDep, JobsDep, require_json_body
 from gen_ai_on_aws.api.errors import ApiError, error_responses
 from gen_ai_on_aws.api.idempotency import IdempotencyDep
 from gen_ai_on_aws.api.job_requests import check_job
 from gen_ai_on_aws.api.submission import ACCEPTED_RESPONSE, SUBMISSION_ERRORS, SubmitterDep
+from gen_ai_on_aws.config import get_settings
 from gen_ai_on_aws.models.errors import ErrorDetail
 from gen_ai_on_aws.models.jobs import JobCreate, JobCreated, JobPublic
 from gen_ai_on_aws.services import job_cancellation
@@ -34,8 +36,11 @@ JobIdPath = Annotated[
     summary="Queue a job for any task; poll status_url for the result",
     responses={status.HTTP_202_ACCEPTED: ACCEPTED_RESPONSE, **SUBMISSION_ERRORS},
 )
-def create_job(
-    job: JobCreate, settings: SettingsDep, submitter: SubmitterDep, idempotency: IdempotencyDep
+async def create_job(
+    request: Request,
+    job: JobCreate,
+    submitter: SubmitterDep,
+    idempotency: IdempotencyDep,
 ) -> Response:
     """422 `unknown_task` (see GET /tasks), `validation_error` naming `input.<field>` or
     `priority`, `model_not_allowed`, `invalid_callback_url` or `callbacks_not_configured`, all
@@ -43,9 +48,10 @@ def create_job(
     of the job's `priority` lane. With an `Idempotency-Key`, a retry
     gets the first answer again; 409 `idempotency_key_reused` for another body,
     `idempotency_key_in_progress` (with Retry-After) while the first is still running."""
-    # A sync `def` on purpose: boto3 blocks, so FastAPI runs this in its thread pool.
-    new_job = check_job(job, settings)
-    return idempotency.run(body=job, execute=lambda: submitter.submit(new_job))
+    new_job = check_job(job, get_settings())
+    return await run_blocking(
+        request, lambda: idempotency.run(body=job, execute=lambda: submitter.submit(new_job))
+    )
 
 
 @router.get(
@@ -54,11 +60,11 @@ def create_job(
     summary="Get a job's status and, when finished, its result or error",
     responses=error_responses(401, 404, 422, 500, 503),
 )
-def get_job(job_id: JobIdPath, jobs: JobsDep) -> JobPublic:
+async def get_job(request: Request, job_id: JobIdPath, jobs: JobsDep) -> JobPublic:
     """`model`, `usage` and `cost_usd` are null until the worker has called a model;
     `last_error` says why a queued job's last attempt did not finish (a provider outage or rate
     limit); `callback` is the webhook's delivery state (the URL is never shown)."""
-    job = jobs.get_job(job_id=job_id, now=datetime.now(UTC))
+    job = await run_blocking(request, lambda: jobs.get_job(job_id=job_id, now=datetime.now(UTC)))
     if job is None:
         raise _job_not_found()
     return job
@@ -69,13 +75,18 @@ def get_job(job_id: JobIdPath, jobs: JobsDep) -> JobPublic:
     summary="Cancel a queued job",
     responses=error_responses(401, 404, 409, 422, 500, 503),
 )
-def cancel_job(job_id: JobIdPath, jobs: JobsDep, callbacks: CallbackQueueDep) -> JobPublic:
+async def cancel_job(
+    request: Request, job_id: JobIdPath, jobs: JobsDep, callbacks: CallbackQueueDep
+) -> JobPublic:
     """200 with the job, now `cancelled`: the worker will not run it, and its webhook (if
     any) gets `job.cancelled`. 409 `job_not_cancellable` once it is `running` or finished
     (`details[0].type` is its status); 404 `job_not_found` when unknown or expired."""
     try:
-        return job_cancellation.cancel_job(
-            jobs=jobs, callbacks=callbacks, job_id=job_id, now=datetime.now(UTC)
+        return await run_blocking(
+            request,
+            lambda: job_cancellation.cancel_job(
+                jobs=jobs, callbacks=callbacks, job_id=job_id, now=datetime.now(UTC)
+            ),
         )
     except JobNotFoundError:
         raise _job_not_found() from None

@@ -7,6 +7,7 @@ from gen_ai_on_aws import __version__
 from gen_ai_on_aws.api.auth import log_auth_mode
 from gen_ai_on_aws.api.error_handlers import install_error_handlers
 from gen_ai_on_aws.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from gen_ai_on_aws.api.openapi import auth_aware_openapi
 from gen_ai_on_aws.api.routes import batch, extraction, health, jobs, tasks
 from gen_ai_on_aws.config import get_settings
 from gen_ai_on_aws.logs import logger
@@ -49,4 +50,5 @@ def create_app() -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
+    app.openapi = auth_aware_openapi(app)  # type: ignore[method-assign]
     return app

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from bench.cost import Workload, cost_per_million_jobs
+from bench.cost import (
+    CURVE_BATCH_SIZES,
+    CURVE_MEMORY_MB,
+    Workload,
+    cost_curve,
+    cost_per_million_jobs,
+    curve_rows,
+    worker_batch_seconds,
+)
 
 
 def test_default_workload_matches_a_hand_computed_bill() -> None:
@@ -37,3 +47,21 @@ def test_batching_divides_the_worker_bill() -> None:
 
     assert batched.worker_lambda == pytest.approx(single.worker_lambda / 10)
     assert batched.sqs < single.sqs
+
+
+def test_less_memory_stretches_the_batch_cpu_by_the_lambda_cpu_share() -> None:
+    # GIVEN 10 ms of CPU per record on a full vCPU (1,769 MB)
+    full = Workload(worker_overhead_seconds=0.0, cpu_per_record_seconds=0.01, batch_size=50)
+    quarter = replace(full, worker_memory_mb=1769 // 4)
+
+    # THEN a quarter of the memory takes about four times as long for the same CPU work
+    assert worker_batch_seconds(replace(full, worker_memory_mb=1769)) == pytest.approx(2.5)
+    assert worker_batch_seconds(quarter) == pytest.approx(2.0 + 0.5 * 1769 / 442)
+
+
+def test_the_curve_covers_every_batch_size_and_memory() -> None:
+    curve = cost_curve(Workload(cpu_per_record_seconds=0.01))
+
+    assert len(curve) == len(CURVE_BATCH_SIZES) * len(CURVE_MEMORY_MB)
+    assert curve["batch_100_1769mb"]["total"] < curve["batch_10_1769mb"]["total"]
+    assert len(curve_rows(curve)) == 2 + len(CURVE_BATCH_SIZES)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import history, report
-from bench.cost import PRICE_SOURCES, PRICES_AS_OF, Workload, cost_per_million_jobs
+from bench.cost import PRICE_SOURCES, PRICES_AS_OF, Workload, cost_curve, cost_per_million_jobs
 from bench.support import machine
 
 SECTIONS = ("worker", "api", "cold", "e2e", "cost")
@@ -162,7 +162,15 @@ def _cost(results: dict[str, Any]) -> dict[str, Any]:
     worker = results.get("worker_concurrency", {}).get("1000ms", {})
     overhead = max(0.0, worker.get("batch_wall_s", 1.05) - 1.0)
     api_ms = results.get("api_overhead", {}).get("1_clients", {}).get("api", {}).get("p50_ms", 20)
-    base = Workload(worker_overhead_seconds=overhead, api_duration_seconds=api_ms / 1000)
+    cpu_ms = worker.get("cpu_per_record_ms", 0.0)
+    # The measured wall already holds the batch's CPU at full speed: the curve re-adds it at
+    # each memory's CPU share, so only the rest of the overhead stays fixed.
+    fixed = max(0.0, overhead - worker.get("batch_size", 10) * cpu_ms / 1000)
+    base = Workload(
+        worker_overhead_seconds=fixed,
+        cpu_per_record_seconds=cpu_ms / 1000,
+        api_duration_seconds=api_ms / 1000,
+    )
     variants = {
         "default": base,
         "batch_1": replace(base, batch_size=1),
@@ -179,6 +187,7 @@ def _cost(results: dict[str, Any]) -> dict[str, Any]:
     rounded = {name: {k: round(v, 3) for k, v in c.items()} for name, c in costs.items()}
     return {
         **rounded,
+        "curve": cost_curve(base),
         "assumptions": base.__dict__,
         "prices_as_of": PRICES_AS_OF,
         "price_sources": PRICE_SOURCES,

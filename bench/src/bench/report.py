@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import limits_report, scale_report
+from bench.cost import curve_rows
 
 TARGETS = {
     "worker batch wall / LLM latency (1 s)": 1.2,
@@ -83,6 +84,8 @@ def table(results: dict[str, Any]) -> str:
         shown = "-" if value is None else f"{value:g}"
         met = "" if value is None else ("yes" if value <= target else "NO")
         lines.append(f"{name:<44}{shown:>12}{target:>10g}  {met}")
+    if "curve" in results.get("cost", {}):
+        lines += ["", *curve_rows(results["cost"]["curve"])]
     if "limits" in results:
         lines += ["", *limits_report.rows(results["limits"])]
     if "scale" in results:

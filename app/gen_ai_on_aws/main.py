@@ -6,9 +6,11 @@ with a `ConfigurationError` naming the variable, instead of failing requests lat
 
 from mangum import Mangum
 
+from gen_ai_on_aws import snapstart
 from gen_ai_on_aws.api.app import create_app
 from gen_ai_on_aws.logs import logger
 
+snapstart.register()  # SnapStart: fresh settings and clients after a restore
 app = create_app()
 
 # Mangum serves API Gateway HTTP API (payload v2), REST API (v1) and Function URL events.

@@ -18,6 +18,7 @@ from provisioning.stack.config import StackConfig
 from provisioning.stack.functions import (
     METRICS_NAMESPACE,
     FunctionSpec,
+    invoke_target,
     lambda_function,
     log_group,
 )
@@ -104,6 +105,7 @@ class CallbackDelivery(pulumi.ComponentResource):
             timeout_seconds=config.callbacks_timeout_seconds,
             environment=environment,
             code=args.code,
+            snap_start=config.snap_start_for("callbacks"),
         )
         self.function = lambda_function(
             spec,
@@ -114,10 +116,17 @@ class CallbackDelivery(pulumi.ComponentResource):
             parent=self,
             depends_on=[policy],
         )
+        target = invoke_target(
+            f"{name}-live",
+            self.function,
+            snap_start=spec.snap_start,
+            config=config,
+            parent=self,
+        )
         self.event_source = aws.lambda_.EventSourceMapping(
             f"{name}-event-source",
             event_source_arn=queue.arn,
-            function_name=self.function.arn,
+            function_name=target.arn,
             batch_size=BATCH_SIZE,
             # The handler returns batchItemFailures: only events still to retry come back.
             function_response_types=["ReportBatchItemFailures"],

@@ -33,6 +33,10 @@ CALLBACKS_REDRIVE_MARGIN = 4
 # or cron(...) with its six fields.
 _RATE = re.compile(r"rate\((?P<value>[1-9][0-9]*) (?P<unit>minute|hour|day)(?P<plural>s?)\)")
 _CRON = re.compile(r"cron\(\S+( \S+){5}\)")
+# The functions SnapStart may be turned on for. Not the settler: its schedule (every minute by
+# default) keeps an environment warm, so a snapshot would add its cache charge and save nothing,
+# and a few hundred milliseconds of init do not matter to a background sweep.
+SNAP_START_FUNCTIONS = ("api", "worker", "callbacks")
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,8 @@ class StackConfig:
     log_retention_days: int
     worker_memory_mb: int
     worker_timeout_seconds: int
-    worker_snap_start: bool
+    # The functions published with SnapStart and invoked through their `live` alias.
+    snap_start: frozenset[str]
     worker_max_concurrency: int
     # MaximumConcurrency of each lane's event source mapping (normal: eventSourceMaxConcurrency).
     lanes: LaneConcurrency
@@ -81,6 +86,9 @@ class StackConfig:
     callbacks_max_concurrency: int
     # When the DLQ settler runs (an EventBridge schedule expression).
     settler_schedule: str
+
+    def snap_start_for(self, function: str) -> bool:
+        return function in self.snap_start
 
     @property
     def runtime(self) -> str:
@@ -125,7 +133,7 @@ def load_config() -> StackConfig:
         log_retention_days=cfg.get_int("logRetentionDays") or 14,
         worker_memory_mb=cfg.get_int("workerMemoryMb") or 1024,
         worker_timeout_seconds=worker_timeout,
-        worker_snap_start=_bool(cfg, "workerSnapStart", False),
+        snap_start=read_snap_start(cfg),
         worker_max_concurrency=cfg.get_int("workerMaxConcurrency") or 10,
         lanes=read_lane_concurrency(cfg, normal=_int(cfg, "eventSourceMaxConcurrency", 5)),
         batch_size=cfg.get_int("batchSize") or 10,
@@ -152,6 +160,32 @@ def load_config() -> StackConfig:
     )
     _validate(config, minimum_visibility)
     return config
+
+
+def read_snap_start(cfg: pulumi.Config) -> frozenset[str]:
+    """`snapStart`: true (every function in SNAP_START_FUNCTIONS), false, or a list of them;
+    `workerSnapStart: true` (the older key) adds the worker."""
+    raw = (cfg.get("snapStart") or "false").strip()
+    names: object
+    if raw.lower() in ("true", "false"):
+        names = list(SNAP_START_FUNCTIONS) if raw.lower() == "true" else []
+    else:
+        try:
+            names = json.loads(raw) if raw.startswith(("[", "{")) else raw.split(",")
+        except json.JSONDecodeError:
+            names = None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ValueError("snapStart must be true, false or a list of function names")
+    chosen = {name.strip() for name in names if name.strip()}
+    unknown = sorted(chosen - set(SNAP_START_FUNCTIONS))
+    if unknown:
+        raise ValueError(
+            f"snapStart: {unknown} cannot use SnapStart here; choose from {SNAP_START_FUNCTIONS}"
+            " (the settler runs warm on its schedule: a snapshot would only add cost)"
+        )
+    if _bool(cfg, "workerSnapStart", False):
+        chosen.add("worker")
+    return frozenset(chosen)
 
 
 def _architecture(value: str) -> Architecture:

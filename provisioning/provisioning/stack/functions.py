@@ -10,6 +10,9 @@ import pulumi_aws as aws
 from provisioning.stack.artifacts import FunctionCode
 from provisioning.stack.config import StackConfig
 
+# The alias callers invoke when SnapStart is on (it points at the latest published version).
+LIVE_ALIAS = "live"
+
 # Where every function's EMF metrics go (POWERTOOLS_METRICS_NAMESPACE); alarms read them there.
 METRICS_NAMESPACE = "GenAiOnAws"
 
@@ -25,6 +28,47 @@ class FunctionSpec:
     environment: pulumi.Input[dict[str, pulumi.Input[str]]]
     code: FunctionCode
     snap_start: bool = False
+
+
+@dataclass(frozen=True)
+class InvokeTarget:
+    """What event sources, schedules and integrations invoke: the function, or with SnapStart
+    its `live` alias (only published versions have a snapshot; $LATEST would cold-start)."""
+
+    arn: pulumi.Output[str]
+    # API Gateway's integration URI for `arn`.
+    invoke_arn: pulumi.Output[str]
+    # For lambda.Permission: the alias a permission must name (None: the unqualified function).
+    qualifier: str | None
+
+
+def invoke_target(
+    resource_name: str,
+    function: aws.lambda_.Function,
+    *,
+    snap_start: bool,
+    config: StackConfig,
+    parent: pulumi.Resource,
+) -> InvokeTarget:
+    """The function itself, or a `live` alias of the version this deploy published."""
+    if not snap_start:
+        return InvokeTarget(function.arn, function.invoke_arn, None)
+    alias = aws.lambda_.Alias(
+        resource_name,
+        name=LIVE_ALIAS,
+        function_name=function.name,
+        function_version=function.version,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    # The format of Function.invoke_arn, for the alias's qualified ARN.
+    invoke_arn = pulumi.Output.concat(
+        "arn:aws:apigateway:",
+        config.region,
+        ":lambda:path/2015-03-31/functions/",
+        alias.arn,
+        "/invocations",
+    )
+    return InvokeTarget(alias.arn, invoke_arn, LIVE_ALIAS)
 
 
 def log_group(

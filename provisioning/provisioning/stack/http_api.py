@@ -15,6 +15,7 @@ from provisioning.stack.bedrock import parse_bedrock_models
 from provisioning.stack.config import StackConfig
 from provisioning.stack.functions import (
     FunctionSpec,
+    invoke_target,
     lambda_function,
     log_group,
     shared_environment,
@@ -99,6 +100,7 @@ class HttpApi(pulumi.ComponentResource):
             config.api_timeout_seconds,
             environment,
             args.code,
+            snap_start=config.snap_start_for("api"),
         )
         self.function = lambda_function(
             spec,
@@ -109,12 +111,15 @@ class HttpApi(pulumi.ComponentResource):
             parent=self,
             depends_on=[policy],
         )
+        target = invoke_target(
+            f"{name}-live", self.function, snap_start=spec.snap_start, config=config, parent=self
+        )
         self.api = aws.apigatewayv2.Api(f"{name}-http", protocol_type="HTTP", tags=tags, opts=child)
         integration = aws.apigatewayv2.Integration(
             f"{name}-lambda-integration",
             api_id=self.api.id,
             integration_type="AWS_PROXY",
-            integration_uri=self.function.invoke_arn,
+            integration_uri=target.invoke_arn,
             payload_format_version="2.0",
             opts=child,
         )
@@ -151,6 +156,7 @@ class HttpApi(pulumi.ComponentResource):
             f"{name}-invoke-permission",
             action="lambda:InvokeFunction",
             function=self.function.name,
+            qualifier=target.qualifier,  # with SnapStart, the alias API Gateway invokes
             principal="apigateway.amazonaws.com",
             # Any route and stage of this API only, not any API in the account.
             source_arn=pulumi.Output.concat(self.api.execution_arn, "/*/*"),

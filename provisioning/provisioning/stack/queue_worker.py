@@ -13,6 +13,7 @@ from provisioning.stack.bedrock import parse_bedrock_models
 from provisioning.stack.config import StackConfig
 from provisioning.stack.functions import (
     FunctionSpec,
+    invoke_target,
     lambda_function,
     log_group,
     shared_environment,
@@ -96,7 +97,7 @@ class QueueWorker(pulumi.ComponentResource):
             timeout_seconds=config.worker_timeout_seconds,
             environment=environment,
             code=args.code,
-            snap_start=config.worker_snap_start,
+            snap_start=config.snap_start_for("worker"),
         )
         self.function = lambda_function(
             spec,
@@ -107,7 +108,9 @@ class QueueWorker(pulumi.ComponentResource):
             parent=self,
             depends_on=[policy],
         )
-        target = self._invoke_target(name, config)
+        target = invoke_target(
+            f"{name}-live", self.function, snap_start=spec.snap_start, config=config, parent=self
+        ).arn
         self.event_sources = {
             lane: aws.lambda_.EventSourceMapping(
                 f"{lane_queue_name(name, lane)}-event-source",
@@ -133,19 +136,6 @@ class QueueWorker(pulumi.ComponentResource):
                 "function_name": self.function.name,
             }
         )
-
-    def _invoke_target(self, name: str, config: StackConfig) -> pulumi.Output[str]:
-        """With SnapStart, invoke an alias of the published version ($LATEST has no snapshot)."""
-        if not config.worker_snap_start:
-            return self.function.arn
-        alias = aws.lambda_.Alias(
-            f"{name}-live",
-            name="live",
-            function_name=self.function.name,
-            function_version=self.function.version,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return alias.arn
 
 
 def _optional(name: str, value: int | None) -> dict[str, str]:

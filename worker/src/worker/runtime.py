@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
+from gen_ai_contracts import snapstart
 from gen_ai_contracts.llm import LlmClient
 from worker.config import Settings, get_settings
 from worker.log import configure_logging
@@ -61,3 +62,12 @@ def get_worker() -> Worker:
     settings = get_settings()
     configure_logging(settings.log_level)
     return build_worker(settings)
+
+
+@snapstart.register_after_restore
+def _after_restore() -> None:
+    """SnapStart: the next invocation builds the worker again (new clients, pools, settings
+    and credentials); see gen_ai_contracts.snapstart."""
+    snapstart.reset_process_state()
+    get_settings.cache_clear()
+    get_worker.cache_clear()

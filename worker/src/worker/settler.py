@@ -12,6 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from gen_ai_contracts import snapstart
 from gen_ai_contracts.settings import ConfigurationError
 from worker.config import get_settings
 from worker.log import configure_logging, logger
@@ -37,6 +38,14 @@ def get_settler() -> DeadLetterSettler:
         max_messages=settings.settler_max_messages,
         visibility_seconds=settings.settler_visibility_seconds,
     )
+
+
+@snapstart.register_after_restore
+def _after_restore() -> None:
+    """SnapStart (if ever enabled here): the next run builds its clients and settings again."""
+    snapstart.reset_process_state()
+    get_settings.cache_clear()
+    get_settler.cache_clear()
 
 
 @logger.inject_lambda_context

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import httpx
 from standardwebhooks import Webhook
 
-from gen_ai_contracts import logs
+from gen_ai_contracts import logs, snapstart
 from gen_ai_contracts.settings import ConfigurationError
 from worker.callbacks.log import logger
 from worker.callbacks.sender import new_http_client
@@ -77,3 +77,11 @@ def get_callbacks() -> Callbacks:
     settings = get_settings()
     logs.configure_logging(logger, settings.log_level)
     return build_callbacks(settings)
+
+
+@snapstart.register_after_restore
+def _after_restore() -> None:
+    """SnapStart: the next invocation builds a new HTTP client, boto3 clients and settings."""
+    snapstart.reset_process_state()
+    get_settings.cache_clear()
+    get_callbacks.cache_clear()

@@ -91,10 +91,21 @@ class Devstack:
             self.settler.request_stop()
         for poller in pollers:  # all at once: each may wait for a long poll or a batch
             poller.request_stop()
+        if pollers:
+            bound = self.config.function_timeout_seconds + 5
+            self._progress(
+                f"  waiting for the batches in flight to finish (at most {bound:.0f} s: the"
+                " function timeout; their LLM calls end or time out by then)"
+            )
         for poller in pollers:
             poller.stop()
         if self.settler is not None:
             self.settler.stop()
+        if pollers:
+            from worker.services.loop import shared_loop
+
+            self._progress("  closing the worker's event loop (litellm's logging worker first)")
+            shared_loop.close()
         if self._api is not None and self._api_thread is not None:
             self._api.should_exit = True
             self._api_thread.join(timeout=10)

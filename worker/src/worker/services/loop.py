@@ -9,6 +9,8 @@ here and waits for the result.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sys
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +28,7 @@ class SharedLoop:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
 
     def run(self, coro: Coroutine[Any, Any, ResultT], *, timeout: float) -> ResultT:
         """Run ``coro`` on the shared loop; cancel it if it outlives ``timeout`` seconds."""
@@ -42,11 +45,41 @@ class SharedLoop:
                 self._loop = asyncio.new_event_loop()
                 executor = ThreadPoolExecutor(_IO_THREADS, thread_name_prefix="worker-io")
                 self._loop.set_default_executor(executor)
-                thread = threading.Thread(
+                self._thread = threading.Thread(
                     target=self._loop.run_forever, name="worker-loop", daemon=True
                 )
-                thread.start()
+                self._thread.start()
             return self._loop
+
+    def close(self, timeout: float = 5.0) -> None:
+        """End the loop cleanly (a process that hosts the handler, e.g. the devstack, calls
+        this when it stops): litellm's logging worker is stopped, every other task cancelled
+        and awaited, each within ``timeout``, so nothing is destroyed while pending. The next
+        ``run`` starts a new loop."""
+        with self._lock:
+            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is None or thread is None:
+            return
+        with contextlib.suppress(Exception):  # best effort: the process is stopping anyway
+            asyncio.run_coroutine_threadsafe(_wind_down(timeout), loop).result(2 * timeout + 1)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        if not thread.is_alive():
+            loop.close()
+
+
+async def _wind_down(bound_seconds: float) -> None:
+    """Stop litellm's background logging worker (if litellm was ever imported), then cancel
+    and await whatever else still runs on this loop."""
+    logging_worker = sys.modules.get("litellm.litellm_core_utils.logging_worker")
+    if logging_worker is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(logging_worker.GLOBAL_LOGGING_WORKER.stop(), bound_seconds)
+    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    if others:
+        await asyncio.wait(others, timeout=bound_seconds)
 
 
 shared_loop = SharedLoop()

@@ -9,6 +9,7 @@ of the whole suite (a partial run cannot tell).
 
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -55,7 +56,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """The IAM proof, once, on the controller, after every worker and devstack has stopped."""
+    """The IAM proof, once, on the controller, after every worker and devstack has stopped.
+    Every process first ends the worker's shared event loop cleanly, as the devstack does."""
+    loop = sys.modules.get("worker.services.loop")
+    if loop is not None:
+        loop.shared_loop.close()
     config = session.config
     if hasattr(config, "workerinput") or RECORDINGS not in config.stash:
         return

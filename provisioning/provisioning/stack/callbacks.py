@@ -18,9 +18,9 @@ from provisioning.stack.config import StackConfig
 from provisioning.stack.functions import (
     METRICS_NAMESPACE,
     FunctionSpec,
+    function_identity,
     invoke_target,
     lambda_function,
-    log_group,
 )
 from provisioning.stack.queues import QueueSpec, queue_with_dlq
 from provisioning.stack.tags import tags_for
@@ -72,19 +72,20 @@ class CallbackDelivery(pulumi.ComponentResource):
     ) -> None:
         super().__init__("gen-ai-on-aws:components:CallbackDelivery", name, None, opts)
         config, tags, queue = args.config, tags_for(COMPONENT), args.queue.queue
-        self.log_group = log_group("callbacks", config=config, tags=tags, parent=self)
-        role = iam.lambda_role(f"{name}-role", tags=tags, parent=self)
-        policy = iam.role_policy(
-            f"{name}-policy",
-            role=role,
-            statements=iam.callbacks_statements(
-                log_group_arn=self.log_group.arn,
+        identity = function_identity(
+            name,
+            "callbacks",
+            config=config,
+            tags=tags,
+            parent=self,
+            statements=lambda logs: iam.callbacks_statements(
+                log_group_arn=logs,
                 callbacks_queue_arn=queue.arn,
                 table_arn=args.table_arn,
                 secret_arn=args.secret_arn,
             ),
-            parent=self,
         )
+        self.log_group, role, policy = identity.log_group, identity.role, identity.policy
         environment = pulumi.Output.from_input(
             {
                 "QUEUE_URL": args.jobs_queue_url,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from provisioning.stack import iam
 from provisioning.stack.artifacts import FunctionCode
 from provisioning.stack.config import StackConfig
 
@@ -82,6 +84,40 @@ def log_group(
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent),
     )
+
+
+@dataclass(frozen=True)
+class FunctionIdentity:
+    """What every function of the stack has of its own: a log group, a role, its policy."""
+
+    log_group: aws.cloudwatch.LogGroup
+    role: aws.iam.Role
+    policy: aws.iam.RolePolicy
+
+
+def function_identity(
+    name: str,
+    label: str,
+    *,
+    config: StackConfig,
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+    statements: Callable[[pulumi.Output[str]], list[iam.Statement]],
+    extra: pulumi.Output[list[iam.Statement]] | None = None,
+) -> FunctionIdentity:
+    """The log group `/aws/lambda/<project>-<stack>-<label>`, the role `<name>-role` and its
+    inline policy `<name>-policy`: `statements` receives the log group's ARN (a function may
+    write only its own logs), `extra` adds statements known later (Bedrock)."""
+    group = log_group(label, config=config, tags=tags, parent=parent)
+    role = iam.lambda_role(f"{name}-role", tags=tags, parent=parent)
+    policy = iam.role_policy(
+        f"{name}-policy",
+        role=role,
+        statements=statements(group.arn),
+        extra=extra,
+        parent=parent,
+    )
+    return FunctionIdentity(group, role, policy)
 
 
 def lambda_function(

@@ -15,9 +15,9 @@ from provisioning.stack.bedrock import parse_bedrock_models
 from provisioning.stack.config import StackConfig
 from provisioning.stack.functions import (
     FunctionSpec,
+    function_identity,
     invoke_target,
     lambda_function,
-    log_group,
     shared_environment,
 )
 from provisioning.stack.limits import Lane
@@ -64,13 +64,14 @@ class HttpApi(pulumi.ComponentResource):
         super().__init__("gen-ai-on-aws:components:HttpApi", name, None, opts)
         config, tags = args.config, tags_for(COMPONENT)
         child = pulumi.ResourceOptions(parent=self)
-        self.log_group = log_group("api", config=config, tags=tags, parent=self)
-        role = iam.lambda_role(f"{name}-role", tags=tags, parent=self)
-        policy = iam.role_policy(
-            f"{name}-policy",
-            role=role,
-            statements=iam.api_statements(
-                log_group_arn=self.log_group.arn,
+        identity = function_identity(
+            name,
+            "api",
+            config=config,
+            tags=tags,
+            parent=self,
+            statements=lambda logs: iam.api_statements(
+                log_group_arn=logs,
                 queue_arns=args.queue_arns,
                 callbacks_queue_arn=args.callbacks_queue_arn,
                 table_arn=args.table_arn,
@@ -80,8 +81,8 @@ class HttpApi(pulumi.ComponentResource):
             extra=iam.bedrock_statements(
                 parse_bedrock_models(config.configured_models), config.region
             ),
-            parent=self,
         )
+        self.log_group, role, policy = identity.log_group, identity.role, identity.policy
         environment = pulumi.Output.from_input(
             {
                 **shared_environment(config, service="api"),

@@ -13,9 +13,9 @@ from provisioning.stack.bedrock import parse_bedrock_models
 from provisioning.stack.config import StackConfig
 from provisioning.stack.functions import (
     FunctionSpec,
+    function_identity,
     invoke_target,
     lambda_function,
-    log_group,
     shared_environment,
 )
 from provisioning.stack.lanes import job_lanes, lane_queue_name
@@ -52,13 +52,14 @@ class QueueWorker(pulumi.ComponentResource):
         config, tags = args.config, tags_for(COMPONENT)
         self.lanes = job_lanes(name, config, tags=tags, parent=self)
         self.queue, self.dlq = self.lanes.queues["normal"], self.lanes.dlq
-        self.log_group = log_group("worker", config=config, tags=tags, parent=self)
-        role = iam.lambda_role(f"{name}-role", tags=tags, parent=self)
-        policy = iam.role_policy(
-            f"{name}-policy",
-            role=role,
-            statements=iam.worker_statements(
-                log_group_arn=self.log_group.arn,
+        identity = function_identity(
+            name,
+            "worker",
+            config=config,
+            tags=tags,
+            parent=self,
+            statements=lambda logs: iam.worker_statements(
+                log_group_arn=logs,
                 queue_arns=self.lanes.arns(),
                 dlq_arn=self.dlq.arn,
                 callbacks_queue_arn=args.callbacks_queue_arn,
@@ -69,8 +70,8 @@ class QueueWorker(pulumi.ComponentResource):
             extra=iam.bedrock_statements(
                 parse_bedrock_models(config.configured_models), config.region
             ),
-            parent=self,
         )
+        self.log_group, role, policy = identity.log_group, identity.role, identity.policy
         environment = pulumi.Output.from_input(
             {
                 **shared_environment(config, service="worker"),

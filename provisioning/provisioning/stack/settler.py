@@ -20,8 +20,8 @@ from provisioning.stack.config import StackConfig
 from provisioning.stack.functions import (
     METRICS_NAMESPACE,
     FunctionSpec,
+    function_identity,
     lambda_function,
-    log_group,
 )
 from provisioning.stack.tags import tags_for
 
@@ -61,19 +61,20 @@ class DeadLetterSettler(pulumi.ComponentResource):
         super().__init__("gen-ai-on-aws:components:DeadLetterSettler", name, None, opts)
         config, tags = args.config, tags_for(COMPONENT)
         child = pulumi.ResourceOptions(parent=self)
-        self.log_group = log_group("settler", config=config, tags=tags, parent=self)
-        role = iam.lambda_role(f"{name}-role", tags=tags, parent=self)
-        policy = iam.role_policy(
-            f"{name}-policy",
-            role=role,
-            statements=iam.settler_statements(
-                log_group_arn=self.log_group.arn,
+        identity = function_identity(
+            name,
+            "settler",
+            config=config,
+            tags=tags,
+            parent=self,
+            statements=lambda logs: iam.settler_statements(
+                log_group_arn=logs,
                 dlq_arn=args.dlq_arn,
                 table_arn=args.table_arn,
                 callbacks_queue_arn=args.callbacks_queue_arn,
             ),
-            parent=self,
         )
+        self.log_group, role, policy = identity.log_group, identity.role, identity.policy
         self.function = lambda_function(
             FunctionSpec(
                 name="settler",

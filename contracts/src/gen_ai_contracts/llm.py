@@ -5,12 +5,16 @@ importing litellm costs seconds of CPU, which no other route should pay. Costs c
 litellm's bundled price map (never fetched at run time).
 """
 
+import functools
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 import instructor
 import litellm
 from instructor.core.hooks import HookName, Hooks
+from instructor.v2.core.response_model import prepare_response_model
+from instructor.v2.core.templating import handle_templating  # type: ignore[attr-defined]
 from pydantic import BaseModel
 
 from gen_ai_contracts.jobs import TokenUsage
@@ -42,13 +46,66 @@ def verbatim_messages(
     return templated, variables
 
 
+class ValidationContext(dict[str, Any]):
+    """A validation context instructor does not template messages with.
+
+    instructor renders messages as Jinja2 templates only when `context` is truthy, building a
+    sandboxed environment and compiling a template per message (CPU on every call). This dict
+    is falsy, so messages go as written, while validators still receive its items.
+    """
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def _templating_skips_validation_context() -> bool:
+    """Whether this instructor leaves messages alone given a `ValidationContext`; if a future
+    version templates them anyway, `structured` falls back to `verbatim_messages`."""
+    probe = {"messages": [{"role": "user", "content": "{{ 7*7 }}"}]}
+    try:
+        templated = handle_templating(
+            probe, mode=instructor.Mode.TOOLS, context=ValidationContext(probe=True)
+        )
+    except Exception:
+        return False
+    return bool(templated["messages"][0]["content"] == "{{ 7*7 }}")
+
+
+_SKIPS_TEMPLATING = _templating_skips_validation_context()
+
+
+def untemplated_messages(messages: Messages) -> Messages:
+    """What instructor's templating made of `verbatim_messages`: each content dedented
+    (indentation common to all its lines removed), nothing else changed."""
+    return [
+        {**message, "content": textwrap.dedent(content)}
+        if isinstance(content := message.get("content"), str)
+        else message
+        for message in messages
+    ]
+
+
+@functools.cache
+def prepared_response_model(response_model: type[OutputT]) -> type[OutputT]:
+    """instructor's wrapper class for `response_model`, built once per class: instructor
+    otherwise creates a new pydantic model (and its validator) on every call. Handed a
+    prepared class, instructor uses it as it is."""
+    return cast(type[OutputT], prepare_response_model(response_model))
+
+
 def cost_usd(model: str, usage: TokenUsage) -> float | None:
     """Price of `usage` on `model` from litellm's bundled map; None when the model is unpriced."""
+    return _cost_usd(model, usage.prompt_tokens, usage.completion_tokens)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """Memoised on the exact token counts (tiered prices stay exact): the bundled price map
+    never changes at run time, and each look-up walks it several times, raising for an
+    unpriced model on every call."""
     try:
         prompt_cost, completion_cost = litellm.cost_per_token(
-            model=model,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
         )
     except Exception:  # litellm raises a bare Exception for models missing from the map
         return None
@@ -112,10 +169,12 @@ class LlmClient:
         validation context handed to the output model's validators (grounding)."""
         hooks = Hooks()
         hooks.on(HookName.COMPLETION_RESPONSE, meter.add)
-        if context is not None:
+        if context is not None and _SKIPS_TEMPLATING:
+            messages, context = untemplated_messages(messages), ValidationContext(context)
+        elif context is not None:
             messages, context = verbatim_messages(messages, context)
         output = await self._instructor.create(
-            response_model=response_model,
+            response_model=prepared_response_model(response_model),
             messages=cast(Any, messages),
             context=context,
             max_retries=self._settings.llm_max_retries,

@@ -29,10 +29,14 @@ def model_path() -> Path:
     return path
 
 
+# Requests the embedded server answers at once; more queue inside it (and time out).
+PARALLEL_SLOTS = 2
+
+
 class EmbeddedLLM:
     """Runs the llama.cpp server in-process (its own C++ threads) on 127.0.0.1."""
 
-    def __init__(self, *, port: int, n_ctx: int = 2048, parallel: int = 2) -> None:
+    def __init__(self, *, port: int, n_ctx: int = 2048, parallel: int = PARALLEL_SLOTS) -> None:
         self.port = port
         self._n_ctx = n_ctx
         self._parallel = parallel

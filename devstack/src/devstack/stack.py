@@ -20,7 +20,7 @@ from moto.server import ThreadedMotoServer
 
 from devstack import faults, moto_atomic, moto_clock
 from devstack.config import REGION, STACK_PREFIX, DevstackConfig
-from devstack.embedded_llm import MODEL_ALIAS, EmbeddedLLM
+from devstack.embedded_llm import MODEL_ALIAS, PARALLEL_SLOTS, EmbeddedLLM
 from devstack.poller import PollerSettings, SqsPoller
 from devstack.resources import (
     DEFAULT_WEBHOOK_MAX_ATTEMPTS,
@@ -200,7 +200,22 @@ class Devstack:
                 LLM_API_KEY="not-needed-locally",
                 LLM_MODE=os.environ.get("LLM_MODE", "JSON_SCHEMA"),
             )
+            if not self.config.llm_api_base:
+                env.update(self._embedded_model_limits())
         os.environ.update(env)
+
+    @staticmethod
+    def _embedded_model_limits() -> dict[str, str]:
+        """Size what the worker sends to what the embedded server serves: at most its parallel
+        slots in flight, fleet-wide (a burst waits for a slot instead of queueing inside the
+        server until it times out), and a record waits in-process for a slot for most of an
+        invocation before it is deferred. Limits the user set win."""
+        limits: dict[str, str] = {}
+        if not (os.environ.get("LLM_CONCURRENCY_LIMIT") or os.environ.get("LLM_RATE_LIMITS")):
+            limits["LLM_CONCURRENCY_LIMIT"] = str(PARALLEL_SLOTS)
+        if not os.environ.get("LLM_LIMIT_MAX_WAIT_SECONDS"):
+            limits["LLM_LIMIT_MAX_WAIT_SECONDS"] = "5"
+        return limits
 
     def _start_api(self) -> None:
         from gen_ai_on_aws.main import app  # after the environment points at the devstack

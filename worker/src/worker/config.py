@@ -16,12 +16,14 @@ __all__ = ["ConfigurationError", "Settings", "get_settings"]
 
 
 class ModelRate(BaseModel):
-    """A provider quota for one model: requests and tokens per minute (None = no limit)."""
+    """A provider quota for one model: requests and tokens per minute, and calls in flight at
+    once (a self-hosted server's parallel slots); None = no limit."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rpm: int | None = Field(default=None, gt=0)
     tpm: int | None = Field(default=None, gt=0)
+    concurrency: int | None = Field(default=None, gt=0, le=1000)
 
 
 class Settings(SharedSettings):
@@ -55,6 +57,8 @@ class Settings(SharedSettings):
     llm_state_table_name: str | None = None
     llm_rpm_limit: int | None = Field(default=None, gt=0)
     llm_tpm_limit: int | None = Field(default=None, gt=0)
+    # Calls in flight at once, fleet-wide, per model (self-hosted servers have N parallel slots).
+    llm_concurrency_limit: int | None = Field(default=None, gt=0, le=1000)
     # Per-model overrides: {"<model>": {"rpm": n, "tpm": n}}; a model named here takes its
     # limits from here only (a missing key there = no limit of that kind).
     llm_rate_limits: Annotated[dict[str, ModelRate], NoDecode] = Field(default_factory=dict)
@@ -74,11 +78,17 @@ class Settings(SharedSettings):
 
     @model_validator(mode="after")
     def _limits_need_state(self) -> "Settings":
-        limited = self.llm_rpm_limit or self.llm_tpm_limit or self.llm_rate_limits
+        limited = (
+            self.llm_rpm_limit
+            or self.llm_tpm_limit
+            or self.llm_concurrency_limit
+            or self.llm_rate_limits
+        )
         if limited and not self.llm_state_table_name:
             raise ValueError(
-                "LLM_RPM_LIMIT, LLM_TPM_LIMIT and LLM_RATE_LIMITS are enforced fleet-wide through"
-                " the table named by LLM_STATE_TABLE_NAME, which is not set"
+                "LLM_RPM_LIMIT, LLM_TPM_LIMIT, LLM_CONCURRENCY_LIMIT and LLM_RATE_LIMITS are"
+                " enforced fleet-wide through the table named by LLM_STATE_TABLE_NAME, which is"
+                " not set"
             )
         return self
 
@@ -87,7 +97,9 @@ class Settings(SharedSettings):
         override = self.llm_rate_limits.get(model)
         if override is not None:
             return override
-        return ModelRate(rpm=self.llm_rpm_limit, tpm=self.llm_tpm_limit)
+        return ModelRate(
+            rpm=self.llm_rpm_limit, tpm=self.llm_tpm_limit, concurrency=self.llm_concurrency_limit
+        )
 
 
 @cache

@@ -161,6 +161,11 @@ class JobLlm:
         error_code: str | None = None
         try:
             answer = await call(model, timeout, meter)
+        except asyncio.CancelledError:
+            # The invocation's deadline: free the model's concurrency slot now, not at its lease.
+            if self.gate is not None:
+                self.gate.release(admission, keys=self.log_keys)
+            raise
         except Exception as exc:
             error = self._classify(exc, deadline_bound=timeout < self.timeout_seconds)
             error_code = error.code
@@ -195,8 +200,11 @@ class JobLlm:
     async def _learn_failure(self, model: str, admission: Admission, error: JobError) -> None:
         if error.code is ErrorCode.PROVIDER_RATE_LIMITED:
             self.metrics.provider_throttled()
-        if self.gate is None or error.code is ErrorCode.DEADLINE_EXCEEDED:
-            return  # our deadline, not the provider's fault
+        if self.gate is None:
+            return
+        if error.code is ErrorCode.DEADLINE_EXCEEDED:  # our deadline, not the provider's fault
+            await asyncio.to_thread(self.gate.release, admission, keys=self.log_keys)
+            return
         keys = {**self.log_keys, "model": model, "error_code": error.code}
         opened = await asyncio.to_thread(self.gate.failed, model, admission, error, keys=keys)
         if opened:

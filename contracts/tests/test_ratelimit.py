@@ -9,27 +9,18 @@ import boto3
 import pytest
 
 from devstack.resources import StackResources
+from devstack.testing import ManualClock
 from gen_ai_contracts.ratelimit import Rate, RateLimiter
 
 REGION = "us-east-1"
 
 
-class Clock:
-    """A settable wall clock shared by every limiter of a test (one fleet, one time)."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
-def limiter(aws: StackResources, clock: Clock) -> RateLimiter:
+def limiter(aws: StackResources, clock: ManualClock) -> RateLimiter:
     """One process's limiter: its own client and its own per-key hints."""
     client = boto3.client("dynamodb", region_name=REGION)
     return RateLimiter(client, aws.state_table_name, clock=clock)
@@ -40,7 +31,7 @@ def admitted(lim: RateLimiter, key: str, rate: Rate, n: int, **kwargs: float) ->
 
 
 def test_a_full_bucket_admits_the_burst_then_says_how_long_to_wait(
-    aws: StackResources, clock: Clock
+    aws: StackResources, clock: ManualClock
 ) -> None:
     rate = Rate(limit=60, period_seconds=60, burst_seconds=5)  # one per second, five at once
     lim = limiter(aws, clock)
@@ -53,7 +44,9 @@ def test_a_full_bucket_admits_the_burst_then_says_how_long_to_wait(
     assert not lim.acquire("k", rate).allowed
 
 
-def test_an_idle_key_refills_to_the_burst_and_no_further(aws: StackResources, clock: Clock) -> None:
+def test_an_idle_key_refills_to_the_burst_and_no_further(
+    aws: StackResources, clock: ManualClock
+) -> None:
     rate = Rate(limit=60, period_seconds=60, burst_seconds=3)
     lim = limiter(aws, clock)
     assert admitted(lim, "k", rate, 10) == 3
@@ -61,7 +54,7 @@ def test_an_idle_key_refills_to_the_burst_and_no_further(aws: StackResources, cl
     assert admitted(lim, "k", rate, 10) == 3
 
 
-def test_keys_are_independent(aws: StackResources, clock: Clock) -> None:
+def test_keys_are_independent(aws: StackResources, clock: ManualClock) -> None:
     rate = Rate(limit=60, period_seconds=60, burst_seconds=2)
     lim = limiter(aws, clock)
     assert admitted(lim, "a", rate, 5) == 2
@@ -69,7 +62,7 @@ def test_keys_are_independent(aws: StackResources, clock: Clock) -> None:
 
 
 def test_a_lower_share_leaves_headroom_that_a_higher_one_can_take(
-    aws: StackResources, clock: Clock
+    aws: StackResources, clock: ManualClock
 ) -> None:
     rate = Rate(limit=60, period_seconds=60, burst_seconds=10)
     lim = limiter(aws, clock)
@@ -78,7 +71,7 @@ def test_a_lower_share_leaves_headroom_that_a_higher_one_can_take(
 
 
 def test_a_cost_above_the_burst_waits_for_a_full_bucket_instead_of_never(
-    aws: StackResources, clock: Clock
+    aws: StackResources, clock: ManualClock
 ) -> None:
     rate = Rate(limit=1000, period_seconds=60, burst_seconds=6)  # a 100-token bucket
     lim = limiter(aws, clock)
@@ -89,7 +82,7 @@ def test_a_cost_above_the_burst_waits_for_a_full_bucket_instead_of_never(
     assert lim.acquire("tpm", rate, cost=500).allowed
 
 
-def test_adjust_charges_what_a_request_really_cost(aws: StackResources, clock: Clock) -> None:
+def test_adjust_charges_what_a_request_really_cost(aws: StackResources, clock: ManualClock) -> None:
     rate = Rate(limit=600, period_seconds=60, burst_seconds=10)  # 100 tokens at once
     lim = limiter(aws, clock)
     assert lim.acquire("tpm", rate, cost=10).allowed
@@ -100,7 +93,7 @@ def test_adjust_charges_what_a_request_really_cost(aws: StackResources, clock: C
     assert admitted(lim, "tpm", rate, 10, cost=10) == 5
 
 
-def test_adjust_never_creates_a_key(aws: StackResources, clock: Clock) -> None:
+def test_adjust_never_creates_a_key(aws: StackResources, clock: ManualClock) -> None:
     rate = Rate(limit=60)
     lim = limiter(aws, clock)
     lim.adjust("ghost", rate, 5)
@@ -110,7 +103,7 @@ def test_adjust_never_creates_a_key(aws: StackResources, clock: Clock) -> None:
     assert "Item" not in item
 
 
-def test_the_item_expires_when_idle(aws: StackResources, clock: Clock) -> None:
+def test_the_item_expires_when_idle(aws: StackResources, clock: ManualClock) -> None:
     lim = limiter(aws, clock)
     lim.acquire("k", Rate(limit=60))
     item = boto3.client("dynamodb", region_name=REGION).get_item(
@@ -121,7 +114,7 @@ def test_the_item_expires_when_idle(aws: StackResources, clock: Clock) -> None:
 
 @pytest.mark.parametrize("processes", [1, 4])
 def test_concurrent_processes_never_admit_more_than_the_bucket(
-    aws: StackResources, clock: Clock, processes: int
+    aws: StackResources, clock: ManualClock, processes: int
 ) -> None:
     """Eight threads racing on one key, through one or several limiters (processes): with time
     frozen exactly the burst is admitted, whatever the interleaving of conditional writes."""
@@ -139,7 +132,7 @@ def test_concurrent_processes_never_admit_more_than_the_bucket(
 
 
 def test_concurrent_processes_keep_the_rate_as_time_moves(
-    aws: StackResources, clock: Clock
+    aws: StackResources, clock: ManualClock
 ) -> None:
     """Over 60 simulated seconds, four racing processes admit the burst plus the rate."""
     rate = Rate(limit=120, period_seconds=60, burst_seconds=5)  # 2/s, 10 at once

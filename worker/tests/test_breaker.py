@@ -9,27 +9,20 @@ import boto3
 import pytest
 
 from devstack.resources import StackResources
+from devstack.testing import ManualClock
 from worker.services.breaker import BreakerPolicy, CircuitBreaker, Verdict
 
 REGION = "us-east-1"
 MODEL = "openai/fake-model"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 def breaker(
-    aws: StackResources, clock: Clock, *, cache_seconds: float = 0.0, **policy: float
+    aws: StackResources, clock: ManualClock, *, cache_seconds: float = 0.0, **policy: float
 ) -> CircuitBreaker:
     """One process's breaker (own client, own cache); no cache unless asked for."""
     client = boto3.client("dynamodb", region_name=REGION)
@@ -44,12 +37,12 @@ def open_it(cb: CircuitBreaker) -> None:
     assert opened == [False] * (cb.policy.failures - 1) + [True]
 
 
-def test_a_healthy_model_is_called(aws: StackResources, clock: Clock) -> None:
+def test_a_healthy_model_is_called(aws: StackResources, clock: ManualClock) -> None:
     assert breaker(aws, clock).check(MODEL).verdict is Verdict.CALL
 
 
 def test_the_threshold_of_failures_opens_it_for_the_cooldown(
-    aws: StackResources, clock: Clock
+    aws: StackResources, clock: ManualClock
 ) -> None:
     cb = breaker(aws, clock)
     open_it(cb)
@@ -60,7 +53,7 @@ def test_the_threshold_of_failures_opens_it_for_the_cooldown(
 
 
 def test_failures_spread_beyond_the_window_do_not_open_it(
-    aws: StackResources, clock: Clock
+    aws: StackResources, clock: ManualClock
 ) -> None:
     cb = breaker(aws, clock)
     for _ in range(6):
@@ -69,7 +62,7 @@ def test_failures_spread_beyond_the_window_do_not_open_it(
     assert cb.check(MODEL).verdict is Verdict.CALL
 
 
-def test_a_success_resets_the_count(aws: StackResources, clock: Clock) -> None:
+def test_a_success_resets_the_count(aws: StackResources, clock: ManualClock) -> None:
     cb = breaker(aws, clock)
     cb.failed(MODEL, probe=False)
     cb.failed(MODEL, probe=False)
@@ -80,7 +73,7 @@ def test_a_success_resets_the_count(aws: StackResources, clock: Clock) -> None:
 
 
 def test_after_the_cooldown_one_caller_probes_and_the_others_wait(
-    aws: StackResources, clock: Clock
+    aws: StackResources, clock: ManualClock
 ) -> None:
     first, second = breaker(aws, clock), breaker(aws, clock)
     open_it(first)
@@ -91,7 +84,7 @@ def test_after_the_cooldown_one_caller_probes_and_the_others_wait(
     assert waiting.wait_seconds > 0
 
 
-def test_a_successful_probe_closes_it_for_everyone(aws: StackResources, clock: Clock) -> None:
+def test_a_successful_probe_closes_it_for_everyone(aws: StackResources, clock: ManualClock) -> None:
     first, second = breaker(aws, clock), breaker(aws, clock)
     open_it(first)
     clock.now += 30
@@ -103,7 +96,7 @@ def test_a_successful_probe_closes_it_for_everyone(aws: StackResources, clock: C
 
 
 def test_failed_probes_double_the_cooldown_up_to_the_maximum(
-    aws: StackResources, clock: Clock
+    aws: StackResources, clock: ManualClock
 ) -> None:
     cb = breaker(aws, clock, max_cooldown_seconds=100)
     open_it(cb)
@@ -117,7 +110,7 @@ def test_failed_probes_double_the_cooldown_up_to_the_maximum(
 
 
 def test_an_abandoned_probe_lets_another_caller_probe_after_its_lease(
-    aws: StackResources, clock: Clock
+    aws: StackResources, clock: ManualClock
 ) -> None:
     first, second = breaker(aws, clock, probe_seconds=10), breaker(aws, clock, probe_seconds=10)
     open_it(first)
@@ -128,7 +121,7 @@ def test_an_abandoned_probe_lets_another_caller_probe_after_its_lease(
     assert second.check(MODEL).verdict is Verdict.PROBE
 
 
-def test_a_pause_stops_every_process_until_it_ends(aws: StackResources, clock: Clock) -> None:
+def test_a_pause_stops_every_process_until_it_ends(aws: StackResources, clock: ManualClock) -> None:
     first, second = breaker(aws, clock), breaker(aws, clock)
     first.pause(MODEL, 2.0)
     permit = second.check(MODEL)
@@ -140,7 +133,7 @@ def test_a_pause_stops_every_process_until_it_ends(aws: StackResources, clock: C
     assert second.check(MODEL).verdict is Verdict.CALL
 
 
-def test_a_cached_state_costs_no_read(aws: StackResources, clock: Clock) -> None:
+def test_a_cached_state_costs_no_read(aws: StackResources, clock: ManualClock) -> None:
     cb = breaker(aws, clock, cache_seconds=60)
     cb.check(MODEL)
     other = breaker(aws, clock)
@@ -149,7 +142,9 @@ def test_a_cached_state_costs_no_read(aws: StackResources, clock: Clock) -> None
     assert cb.state(MODEL, fresh=True).is_open
 
 
-def test_racing_failures_open_the_circuit_exactly_once(aws: StackResources, clock: Clock) -> None:
+def test_racing_failures_open_the_circuit_exactly_once(
+    aws: StackResources, clock: ManualClock
+) -> None:
     """Twenty concurrent failures from four processes: one of them opened it."""
     processes = [breaker(aws, clock, failures=5) for _ in range(4)]
     start = threading.Barrier(20)
@@ -165,7 +160,7 @@ def test_racing_failures_open_the_circuit_exactly_once(aws: StackResources, cloc
 
 
 def test_racing_callers_after_the_cooldown_elect_one_probe(
-    aws: StackResources, clock: Clock
+    aws: StackResources, clock: ManualClock
 ) -> None:
     processes = [breaker(aws, clock) for _ in range(4)]
     open_it(processes[0])
@@ -183,7 +178,7 @@ def test_racing_callers_after_the_cooldown_elect_one_probe(
 
 
 def test_racing_failures_on_a_fresh_model_are_all_counted(
-    aws: StackResources, clock: Clock
+    aws: StackResources, clock: ManualClock
 ) -> None:
     """No window exists yet: every racer's ADD fails, one SET wins, the losers add again."""
     processes = [breaker(aws, clock, failures=100) for _ in range(4)]

@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 from devstack.resources import StackResources
+from devstack.testing import ManualClock
 from worker.config import ModelRate, Settings
 from worker.errors import ErrorCode, RetryableJobError
 from worker.services.concurrency import ConcurrencySlots
@@ -15,14 +16,6 @@ from worker.services.model_gate import SLOT_RETRY_SECONDS, ModelGate
 
 MODEL = "openai/smollm2"
 KEYS: dict[str, Any] = {}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -48,7 +41,7 @@ def test_at_most_limit_slots_are_held_and_a_freed_one_is_taken_again(
 def test_a_lost_release_frees_its_slot_when_the_lease_ends(
     aws: StackResources, dynamodb: Any
 ) -> None:
-    clock = Clock()
+    clock = ManualClock()
     slots = ConcurrencySlots(dynamodb, aws.state_table_name, clock=clock)
     crashed = slots.take(MODEL, 1, lease_seconds=30)
     assert slots.take(MODEL, 1, lease_seconds=30) is None

@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from devstack.resources import StackResources
+from devstack.testing import ManualClock
 from gen_ai_contracts.jobs import TokenUsage
 from worker.models.job import ClaimOutcome, JobRef, JobSpend
 from worker.services.jobs import JobStore
@@ -17,17 +18,9 @@ JOB_ID = "0b6e7c1e-2f7a-4c1e-9a55-3f0e2d9f5b10"
 NOW = 1_800_000_000.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
@@ -36,7 +29,7 @@ def dynamodb(aws: StackResources) -> Any:
 
 
 @pytest.fixture
-def store(aws: StackResources, dynamodb: Any, clock: Clock) -> JobStore:
+def store(aws: StackResources, dynamodb: Any, clock: ManualClock) -> JobStore:
     """The store, with JOB_ID recorded as `queued` the way the API writes it."""
     put_queued(dynamodb, aws)
     return JobStore(dynamodb, aws.table_name, clock=clock)
@@ -82,7 +75,7 @@ def test_claim_of_a_queued_job_holds_it_under_a_lease(
 
 
 def test_claim_of_a_job_without_a_record_creates_nothing(
-    aws: StackResources, dynamodb: Any, clock: Clock
+    aws: StackResources, dynamodb: Any, clock: ManualClock
 ) -> None:
     # GIVEN no record (the API told its client the job does not exist, or the TTL removed it)
     store = JobStore(dynamodb, aws.table_name, clock=clock)
@@ -102,7 +95,7 @@ def test_live_lease_makes_a_second_claim_busy(store: JobStore) -> None:
 
 
 def test_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(
-    store: JobStore, clock: Clock, dynamodb: Any, aws: StackResources
+    store: JobStore, clock: ManualClock, dynamodb: Any, aws: StackResources
 ) -> None:
     store.claim(ref("attempt-a"), lease_expires_at=NOW + 60)
     clock.now = NOW + 61
@@ -167,7 +160,7 @@ def _spend(prompt: int, completion: int, cost: float | None, model: str | None) 
 
 
 def test_tokens_and_cost_sum_over_attempts_and_the_answering_model_is_kept(
-    store: JobStore, dynamodb: Any, aws: StackResources, clock: Clock
+    store: JobStore, dynamodb: Any, aws: StackResources, clock: ManualClock
 ) -> None:
     # GIVEN a first attempt that spent tokens and was released after a retryable error
     store.claim(ref("attempt-a"), lease_expires_at=NOW + 60)

@@ -22,6 +22,17 @@ from devstack.resources import StackResources, create_stack_resources
 TEST_REGION = "us-east-1"
 
 
+class ManualClock:
+    """A settable wall clock for code that takes ``clock=`` (leases, limiters, breakers): tests
+    move ``now`` instead of sleeping. One instance shared by several objects is one fleet's time."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture(scope="session")
 def fake_llm_server() -> Iterator[FakeLLMServer]:
     """One fake LLM server for the session; ``fake_llm`` resets it per test."""

@@ -56,6 +56,7 @@ def test_the_fuzzers_auth_checks_pass_over_http_in_either_mode(
             "--suppress-health-check=all",
             f"--report-dir={tmp_path}",
         ],
+        cwd=tmp_path,  # its caches and reports stay out of the checkout
         capture_output=True,
         text=True,
         timeout=300,

@@ -12,7 +12,6 @@ import importlib
 import json
 import random
 import sys
-import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import pytest
 
 from devstack.lambda_runtime import LambdaContext
 from devstack.resources import StackResources
+from devstack.testing import FakeSnapStartRuntime
 from gen_ai_contracts import snapstart
 from gen_ai_on_aws.config import get_settings
 from gen_ai_on_aws.services.aws import create_dynamodb_client, create_sqs_client
@@ -30,33 +30,16 @@ EVENT = Path(__file__).parent / "events" / "apigw_http_api_v2.json"
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-class FakeHooks:
-    """What Lambda's runtime would run: the callables registered, in order."""
-
-    def __init__(self) -> None:
-        self.after_restore: list[Callable[[], None]] = []
-
-    def module(self) -> types.ModuleType:
-        module = types.ModuleType("snapshot_restore_py")
-        module.register_before_snapshot = lambda *_: None  # type: ignore[attr-defined]
-        module.register_after_restore = self.after_restore.append  # type: ignore[attr-defined]
-        return module
-
-    def restore(self) -> None:
-        for callback in self.after_restore:
-            callback()
-
-
 @pytest.fixture
-def hooks(monkeypatch: pytest.MonkeyPatch) -> FakeHooks:
-    fake = FakeHooks()
+def hooks(monkeypatch: pytest.MonkeyPatch) -> FakeSnapStartRuntime:
+    fake = FakeSnapStartRuntime()
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", fake.module())
     monkeypatch.setattr(snapstart, "_after_restore", [])
     return fake
 
 
 @pytest.fixture
-def handler(api_env: StackResources, hooks: FakeHooks) -> Iterator[Handler]:
+def handler(api_env: StackResources, hooks: FakeSnapStartRuntime) -> Iterator[Handler]:
     """`gen_ai_on_aws.main.handler`, imported fresh under the fake runtime (Lambda's init)."""
     sys.modules.pop("gen_ai_on_aws.main", None)
     state = random.getstate()
@@ -84,13 +67,13 @@ def submit(handler: Handler) -> dict[str, Any]:
     return dict(json.loads(response["body"]))
 
 
-def test_import_registers_the_hook(handler: Handler, hooks: FakeHooks) -> None:
+def test_import_registers_the_hook(handler: Handler, hooks: FakeSnapStartRuntime) -> None:
     assert len(hooks.after_restore) == 1
     assert hooks.after_restore == list(snapstart.after_restore_callbacks())
 
 
 def test_restore_rebuilds_settings_and_clients_and_the_api_still_answers(
-    handler: Handler, hooks: FakeHooks
+    handler: Handler, hooks: FakeSnapStartRuntime
 ) -> None:
     submit(handler)  # warm: settings and clients cached
     region = get_settings().aws_region

@@ -11,9 +11,7 @@ from __future__ import annotations
 import importlib
 import random
 import sys
-import types
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -21,6 +19,7 @@ import litellm
 import pytest
 
 from devstack.lambda_runtime import LambdaContext
+from devstack.testing import FakeSnapStartRuntime
 from gen_ai_contracts import snapstart
 
 from .conftest import CallbackHarness, Harness
@@ -35,29 +34,11 @@ _RUNTIME_MODULES = (
 )
 
 
-@dataclass
-class FakeHooks:
-    """What Lambda's runtime would run: the callables registered, in order."""
-
-    before_snapshot: list[Callable[[], None]] = field(default_factory=list)
-    after_restore: list[Callable[[], None]] = field(default_factory=list)
-
-    def module(self) -> types.ModuleType:
-        module = types.ModuleType("snapshot_restore_py")
-        module.register_before_snapshot = self.before_snapshot.append  # type: ignore[attr-defined]
-        module.register_after_restore = self.after_restore.append  # type: ignore[attr-defined]
-        return module
-
-    def restore(self) -> None:
-        for callback in self.after_restore:
-            callback()
-
-
 @pytest.fixture
-def hooks(monkeypatch: pytest.MonkeyPatch) -> FakeHooks:
+def hooks(monkeypatch: pytest.MonkeyPatch) -> FakeSnapStartRuntime:
     """The fake runtime library, and the handlers' modules imported anew under it (their old
     module objects come back after the test)."""
-    fake = FakeHooks()
+    fake = FakeSnapStartRuntime()
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", fake.module())
     monkeypatch.setattr(snapstart, "_after_restore", [])
     for name in _RUNTIME_MODULES:
@@ -75,7 +56,7 @@ def seeded_random() -> Iterator[None]:
     random.setstate(state)
 
 
-def test_each_function_registers_one_after_restore_hook(hooks: FakeHooks) -> None:
+def test_each_function_registers_one_after_restore_hook(hooks: FakeSnapStartRuntime) -> None:
     registered = {callback.__module__ for callback in hooks.after_restore}
 
     assert registered == {"worker.runtime", "worker.callbacks.runtime", "worker.settler"}
@@ -84,7 +65,7 @@ def test_each_function_registers_one_after_restore_hook(hooks: FakeHooks) -> Non
 
 
 def test_restore_rebuilds_the_worker_and_it_still_processes_a_record(
-    hooks: FakeHooks, harness: Harness
+    hooks: FakeSnapStartRuntime, harness: Harness
 ) -> None:
     runtime, main = sys.modules["worker.runtime"], sys.modules["worker.main"]
     before = runtime.get_worker()
@@ -108,7 +89,7 @@ def test_restore_rebuilds_the_worker_and_it_still_processes_a_record(
     assert harness.job(submitted.job_id)["status"] == "succeeded"
 
 
-def test_restore_drops_litellm_http_clients(hooks: FakeHooks) -> None:
+def test_restore_drops_litellm_http_clients(hooks: FakeSnapStartRuntime) -> None:
     litellm.in_memory_llm_clients_cache.set_cache("pool", object())
     module_client = litellm.module_level_aclient
 
@@ -120,7 +101,7 @@ def test_restore_drops_litellm_http_clients(hooks: FakeHooks) -> None:
 
 
 def test_environments_restored_from_one_snapshot_draw_different_numbers(
-    hooks: FakeHooks, seeded_random: None
+    hooks: FakeSnapStartRuntime, seeded_random: None
 ) -> None:
     random.seed(1234)  # what init left in the snapshot
     snapshot = random.getstate()
@@ -137,7 +118,7 @@ def test_environments_restored_from_one_snapshot_draw_different_numbers(
 
 
 def test_restore_rebuilds_the_delivery_function_and_its_http_client(
-    hooks: FakeHooks, callbacks: CallbackHarness
+    hooks: FakeSnapStartRuntime, callbacks: CallbackHarness
 ) -> None:
     runtime = sys.modules["worker.callbacks.runtime"]
     before = runtime.get_callbacks()
@@ -150,7 +131,7 @@ def test_restore_rebuilds_the_delivery_function_and_its_http_client(
     assert after.sqs is not before.sqs
 
 
-def test_restore_rebuilds_the_settler(hooks: FakeHooks, worker_env: Any) -> None:
+def test_restore_rebuilds_the_settler(hooks: FakeSnapStartRuntime, worker_env: Any) -> None:
     settler = sys.modules["worker.settler"]
     before = settler.get_settler()
 

@@ -6,7 +6,9 @@ LLM the same way (moto for AWS, the OpenAI-compatible fake for the LLM).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import boto3
 import moto.sqs.models as moto_sqs_models
@@ -20,6 +22,25 @@ from devstack.fake_llm import FakeLLMServer
 from devstack.resources import StackResources, create_stack_resources
 
 TEST_REGION = "us-east-1"
+
+
+@dataclass
+class FakeSnapStartRuntime:
+    """Stands in for Lambda's `snapshot_restore_py` (SnapStart's runtime hooks): it keeps what
+    the code registers, and `restore()` runs the after-restore callables in order."""
+
+    before_snapshot: list[Callable[[], None]] = field(default_factory=list)
+    after_restore: list[Callable[[], None]] = field(default_factory=list)
+
+    def module(self) -> types.ModuleType:
+        module = types.ModuleType("snapshot_restore_py")
+        module.register_before_snapshot = self.before_snapshot.append  # type: ignore[attr-defined]
+        module.register_after_restore = self.after_restore.append  # type: ignore[attr-defined]
+        return module
+
+    def restore(self) -> None:
+        for callback in self.after_restore:
+            callback()
 
 
 class ManualClock:

@@ -196,7 +196,7 @@ def export_stack(stack: str = "dev", **overrides: str) -> StackModel:
 
 
 def _run(stack: str, config: dict[str, str]) -> ProofMocks:
-    _ensure_main_thread_loop()
+    ensure_main_thread_loop()
     mocks = ProofMocks()
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config(config)
@@ -212,7 +212,7 @@ def _run(stack: str, config: dict[str, str]) -> ProofMocks:
     return mocks
 
 
-def _ensure_main_thread_loop() -> None:
+def ensure_main_thread_loop() -> None:
     """Pulumi's mocks run on the main thread's current loop; code run before (asyncio.run,
     anyio) may have closed or unset it."""
     policy = asyncio.get_event_loop_policy()

@@ -6,7 +6,6 @@ when called, so importing the program module early is safe.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import zipfile
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from typing import Any
 import pulumi
 import yaml  # type: ignore[import-untyped]
 
+from provisioning.iam_proof.stack import ensure_main_thread_loop
 from provisioning.packaging.archive import sha256_of
 from provisioning.stack.program import deploy
 
@@ -133,7 +133,7 @@ def write_fake_packages(directory: Path, size_bytes: dict[str, int] | None = Non
 
 def run_stack(stack: str, config: dict[str, str]) -> StackRun:
     """Set mocks and config first (the program reads them when it runs), then run `deploy()`."""
-    _ensure_main_thread_loop()
+    ensure_main_thread_loop()
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config(config)
@@ -148,18 +148,6 @@ def run_stack(stack: str, config: dict[str, str]) -> StackRun:
 
     program()
     return StackRun(resources=mocks.resources, outputs=outputs, config=config, calls=mocks.calls)
-
-
-def _ensure_main_thread_loop() -> None:
-    """Pulumi's mocks run on the main thread's current loop; other tests in the same process
-    (asyncio.run, anyio) may have closed or unset it."""
-    policy = asyncio.get_event_loop_policy()
-    try:
-        loop = policy.get_event_loop()
-    except RuntimeError:
-        loop = None
-    if loop is None or loop.is_closed():
-        policy.set_event_loop(policy.new_event_loop())
 
 
 StackRunner = Callable[..., StackRun]

@@ -28,7 +28,11 @@ def main(argv: list[str] | None = None) -> int:
             _print_webhooks(stack.webhook_signing_secret)
         if config.run_api:
             _print_usage(stack.api_url, config.api_keys)
-        stopping.wait()
+        # Wake up now and then: Python runs signal handlers only in the main thread, and a
+        # signal the kernel hands to another thread (the API, pollers, the model) would
+        # otherwise leave this wait blocked and Ctrl-C ignored.
+        while not stopping.wait(timeout=0.5):
+            pass
     finally:
         print("stopping devstack ...", flush=True)
         stack.stop()

@@ -244,3 +244,24 @@ def test_quota_and_outage_answers_and_the_call_log_are_reachable_over_http(
     stats = httpx.get(f"{base}/stats").json()
     assert stats["outage_ends_at"] == pytest.approx(stats["configured_at"] + 60)
     assert [(r["outcome"], r["cause"]) for r in stats["log"]] == [("429", "outage")]
+
+
+def test_the_random_failure_cap_bounds_500s_timeouts_and_invalid_answers_per_prompt_not_429s() -> (
+    None
+):
+    # GIVEN a provider that fails every call at random, at most 2 times per prompt
+    clock = FakeClock()
+    always_fail = FakeLLMConfig(rate_500=0.5, rate_timeout=0.5, max_random_failures_per_prompt=2)
+    always_429 = FakeLLMConfig(rate_429=1.0, max_random_failures_per_prompt=2)
+
+    # WHEN one prompt is sent five times, and another one once; then 429s are sent
+    llm = FakeLLM(always_fail, clock=clock)
+    first = [call_at(llm, clock, at).outcome for at in range(5)]
+    other = llm.decide({"model": "fake", "messages": [{"role": "user", "content": "other"}]})
+    throttled = FakeLLM(always_429, clock=clock)
+
+    # THEN the prompt fails twice then answers; the cap counts per prompt; 429s are never capped
+    assert all(outcome in ("500", "timeout") for outcome in first[:2]), first
+    assert first[2:] == ["ok", "ok", "ok"]
+    assert other.outcome in ("500", "timeout")
+    assert {call_at(throttled, clock, at).outcome for at in range(5)} == {"429"}

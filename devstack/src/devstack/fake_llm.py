@@ -65,6 +65,9 @@ class FakeLLMConfig:
     retry_after_seconds: int = 1
     timeout_sleep_seconds: float = 30.0
     seed: int | None = None
+    # At most this many random 500s, timeouts and invalid answers per prompt (None = no cap);
+    # further draws of those answer normally. 429s are not capped: they spend no attempt.
+    max_random_failures_per_prompt: int | None = None
     # Model name as the request body carries it ("fake-primary" for "openai/fake-primary") ->
     # the HTTP status every call to that model gets, before any directive or random fault.
     fail_models: dict[str, int] = field(default_factory=dict)
@@ -206,6 +209,7 @@ class FakeLLM:
         self._lock = threading.Lock()
         self._random = random.Random(self.config.seed)
         self._window: deque[float] = deque()  # times of the calls the quota accepted
+        self._random_failures: Counter[str] = Counter()  # per prompt, for the cap
         self.configured_at = clock()
 
     def reset(self, config: FakeLLMConfig | None = None) -> None:
@@ -214,6 +218,7 @@ class FakeLLM:
             self.stats = FakeLLMStats()
             self._random = random.Random(self.config.seed)
             self._window = deque()
+            self._random_failures = Counter()
             self.configured_at = self._clock()
 
     @property
@@ -267,7 +272,18 @@ class FakeLLM:
         failing_status = self.config.fail_models.get(model)
         if failing_status:
             return str(failing_status)
-        return self._directive_outcome(text, self.stats.calls[text]) or self._random_outcome()
+        directive = self._directive_outcome(text, self.stats.calls[text])
+        return directive or self._capped(text, self._random_outcome())
+
+    def _capped(self, text: str, outcome: str) -> str:
+        """``outcome``, or "ok" once the prompt had its share of random failures."""
+        if outcome in ("ok", "429"):
+            return outcome
+        cap = self.config.max_random_failures_per_prompt
+        if cap is not None and self._random_failures[text] >= cap:
+            return "ok"
+        self._random_failures[text] += 1
+        return outcome
 
     def _directive_outcome(self, text: str, call_number: int) -> str | None:
         for kind, count in _DIRECTIVE.findall(text):

@@ -21,9 +21,10 @@ ModelName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Priority = Literal["high", "normal", "low"]
 PRIORITIES: tuple[Priority, ...] = ("high", "normal", "low")
 
-# The SQS MessageGroupId of a job: a stable, non-secret tenant id ("default" when the API is
-# open, else "key-" + a fingerprint of the API key). On a standard queue it turns on SQS fair
-# queues: one tenant's backlog does not delay the others.
+# The SQS MessageGroupId of a job: its tenant, the name API_KEYS gives the caller's key
+# (`gen_ai_contracts.api_keys`: "default" for the list forms and an open API). On a standard
+# queue it turns on SQS fair queues: one tenant's backlog does not delay the others. The wider
+# pattern keeps messages sent before tenants had names (key-<hex>) valid.
 TenantId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,128}$")]
 
 

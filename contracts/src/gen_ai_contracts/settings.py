@@ -46,7 +46,11 @@ def split_list(value: Any) -> Any:
 class SharedSettings(BaseSettings):
     """The names both functions read, with one type and default each."""
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    # hide_input_in_errors: a rejected value (an API key, a provider key) never reaches an
+    # error message or the traceback of a failed cold start.
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     # The normal lane's queue; the high and low lanes' queues (unset = that lane shares the
     # normal queue, so a stack without lanes still accepts every priority).

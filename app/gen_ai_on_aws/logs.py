@@ -81,8 +81,14 @@ def bind_request_id(request_id: str) -> None:
     logger.thread_safe_append_keys(request_id=request_id)
 
 
+def bind_tenant(tenant: str) -> None:
+    """Add the authenticated caller's `tenant` (a name, never a key) to this request's lines."""
+    logger.thread_safe_append_keys(tenant=tenant)
+
+
 def unbind_request_id() -> None:
-    logger.thread_safe_remove_keys(["request_id"])
+    """Forget the request's keys (`request_id`, `tenant`) once it is answered."""
+    logger.thread_safe_remove_keys(["request_id", "tenant"])
 
 
 def quoted(value: str) -> str:

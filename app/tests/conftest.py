@@ -22,17 +22,25 @@ from fastapi.testclient import TestClient
 from devstack.fake_llm import FakeLLMServer
 from devstack.resources import StackResources
 from gen_ai_contracts.jobs import item_from_dynamodb
+from gen_ai_on_aws.api import keyring, tenant_rate
 from gen_ai_on_aws.api.app import create_app
 from gen_ai_on_aws.api.deps import get_dynamodb_client, get_sqs_client
 from gen_ai_on_aws.config import Settings, get_settings
 from gen_ai_on_aws.logs import logger
-from gen_ai_on_aws.services.aws import create_dynamodb_client, create_sqs_client
+from gen_ai_on_aws.services.aws import (
+    create_dynamodb_client,
+    create_secrets_client,
+    create_sqs_client,
+)
 
 TEST_LLM_API_KEY = "sk-test-not-a-real-key"
 
 
 def _clear_caches() -> None:
     get_settings.cache_clear()
+    tenant_rate.reset()
+    keyring.keyring_for.cache_clear()
+    create_secrets_client.cache_clear()
     create_sqs_client.cache_clear()
     create_dynamodb_client.cache_clear()
 
@@ -53,6 +61,8 @@ def api_env(
 ) -> StackResources:
     """The API configured like the deployed stack, against moto and the fake LLM."""
     settings = {
+        # Open, as the devstack runs it; the auth tests configure keys or fail closed.
+        "ALLOW_ANONYMOUS": "true",
         "QUEUE_URL": aws.queue_url,
         "JOBS_TABLE_NAME": aws.table_name,
         "LLM_MODEL": "openai/fake-model",
@@ -85,6 +95,7 @@ UNREACHABLE = "http://127.0.0.1:9"
 def offline_app(monkeypatch: pytest.MonkeyPatch, aws_env: None) -> FastAPI:
     """The app for tests of the HTTP layer alone (routing, errors, ids, docs): no moto stack,
     which keeps them fast."""
+    monkeypatch.setenv("ALLOW_ANONYMOUS", "true")
     monkeypatch.setenv("QUEUE_URL", f"{UNREACHABLE}/123456789012/jobs")
     monkeypatch.setenv("JOBS_TABLE_NAME", "jobs")
     monkeypatch.setenv("AWS_ENDPOINT_URL", UNREACHABLE)

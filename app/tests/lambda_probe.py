@@ -12,6 +12,7 @@ import, after the queued and read routes, and after `POST /extract-user`.
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib.abc
 import json
 import os
@@ -55,10 +56,16 @@ class Context:
         return 30_000
 
 
+# The deployed mode: API_KEYS holds only the key's SHA-256 (hashlib, like `hashed_entry`).
+PROBE_KEY = "probe-key-0123456789"
+PROBE_API_KEYS = json.dumps({"probe": ["sha256:" + hashlib.sha256(PROBE_KEY.encode()).hexdigest()]})
+
+
 def event(method: str, path: str, body: Any = None) -> dict[str, Any]:
     built: dict[str, Any] = copy.deepcopy(TEMPLATE)
     built["rawPath"] = built["requestContext"]["http"]["path"] = path
     built["requestContext"]["http"]["method"] = method
+    built["headers"] = {**built["headers"], "x-api-key": PROBE_KEY}
     if body is not None:
         built["headers"] = {**built["headers"], "content-type": "application/json"}
         built["body"] = json.dumps(body)
@@ -88,7 +95,9 @@ def main(mode: str) -> dict[str, Any]:
             sqs=boto3.client("sqs", region_name="us-east-1"),
             dynamodb=boto3.client("dynamodb", region_name="us-east-1"),
         )
-        os.environ.update(QUEUE_URL=stack.queue_url, JOBS_TABLE_NAME=stack.table_name)
+        os.environ.update(
+            QUEUE_URL=stack.queue_url, JOBS_TABLE_NAME=stack.table_name, API_KEYS=PROBE_API_KEYS
+        )
         from gen_ai_on_aws.main import handler
 
         report["loaded_after_import"] = loaded()

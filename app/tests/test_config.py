@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from devstack.resources import StackResources
+from gen_ai_contracts.api_keys import hashed_entry
 from gen_ai_contracts.settings import ConfigurationError, load_settings
 from gen_ai_on_aws.config import Settings, get_settings
 
@@ -36,7 +37,9 @@ def test_defaults_match_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.llm_max_retries == 2
     assert settings.llm_mode is None
     assert settings.log_level == "INFO"
-    assert settings.api_keys == ()
+    assert not settings.api_keys
+    assert settings.allow_anonymous is False
+    assert settings.tenant_rpm_limit is None
     assert settings.llm_api_key is None
     assert settings.extract_deadline_seconds == 25
     assert settings.llm_fallback_models == ()
@@ -102,7 +105,8 @@ def test_api_keys_accept_a_comma_separated_string_or_a_json_list(
 
     keys = load_settings(Settings).api_keys
 
-    assert [key.get_secret_value() for key in keys] == ["key-one", "key-two"]
+    assert (keys.tenant_of("key-one"), keys.tenant_of("key-two")) == ("default", "default")
+    assert keys.key_count == 2
 
 
 def test_model_lists_accept_a_comma_separated_string_or_a_json_list(
@@ -165,7 +169,8 @@ def test_sensitive_values_come_from_the_secret(
     # THEN the values are the secret's, as SecretStr
     assert settings.llm_api_key is not None
     assert settings.llm_api_key.get_secret_value() == "sk-from-secret"
-    assert [key.get_secret_value() for key in settings.api_keys] == ["client-a", "client-b"]
+    assert settings.api_keys.tenant_of("client-a") == settings.api_keys.tenant_of("client-b")
+    assert settings.api_keys.key_count == 2
     assert settings.langfuse_secret_key is not None
     assert settings.langfuse_secret_key.get_secret_value() == "lf-secret"
 
@@ -182,7 +187,21 @@ def test_environment_wins_over_the_secret(
 
     assert settings.llm_api_key is not None
     assert settings.llm_api_key.get_secret_value() == "sk-from-env"
-    assert len(settings.api_keys) == 2
+    assert settings.api_keys.key_count == 2
+
+
+@pytest.mark.parametrize("stored_as", ["object", "string"])
+def test_the_secret_may_hold_api_keys_by_tenant_as_an_object_or_a_json_string(
+    monkeypatch: pytest.MonkeyPatch, aws: StackResources, stored_as: str
+) -> None:
+    by_tenant = {"acme": ["acme-key-1"], "beta": [hashed_entry("beta-key-1")]}
+    set_required(monkeypatch)
+    create_secret({"API_KEYS": by_tenant if stored_as == "object" else json.dumps(by_tenant)})
+    monkeypatch.setenv("APP_SECRET_ID", SECRET_NAME)
+
+    keys = load_settings(Settings).api_keys
+
+    assert (keys.tenant_of("acme-key-1"), keys.tenant_of("beta-key-1")) == ("acme", "beta")
 
 
 def test_wrongly_typed_secret_value_fails_naming_the_variable(

@@ -6,6 +6,7 @@ from gen_ai_contracts.logs import configure_logging
 from gen_ai_on_aws import __version__
 from gen_ai_on_aws.api.auth import log_auth_mode
 from gen_ai_on_aws.api.error_handlers import install_error_handlers
+from gen_ai_on_aws.api.keyring import keyring_for
 from gen_ai_on_aws.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from gen_ai_on_aws.api.openapi import auth_aware_openapi
 from gen_ai_on_aws.api.routes import batch, extraction, health, jobs, tasks
@@ -31,6 +32,7 @@ def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging(logger, settings.log_level)
     log_auth_mode(settings)
+    keyring_for(settings)  # the keys in force from now on (re-read later: `api.keyring`)
     app = FastAPI(
         title="gen-ai-on-aws",
         version=__version__,

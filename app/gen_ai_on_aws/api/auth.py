@@ -1,52 +1,79 @@
-"""API key guard: `X-API-Key` must match one of `API_KEYS`; with none configured, all is open."""
+"""Who is calling: `X-API-Key` names a tenant through `API_KEYS`; without keys, fail closed.
 
-import hashlib
-import hmac
-from collections.abc import Iterable
+- Keys configured: a request without a known key is 401; its tenant is the key's tenant.
+- No keys, `ALLOW_ANONYMOUS=true` (the devstack): open, every caller is tenant `default`.
+- No keys otherwise (a fresh deploy): 503 `auth_not_configured` on every guarded route, so
+  nothing is enqueued or read until the owner adds a key.
+The keys in force are re-read from the secret now and then (`api.keyring`), so a key added or
+revoked reaches warm instances too.
+
+The tenant scopes everything a caller addresses: its jobs, its Idempotency-Keys, its messages'
+MessageGroupId and its request rate (`api.tenant_rate`).
+"""
+
 from typing import Annotated
 
-from fastapi import HTTPException, Security
+from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
-from pydantic import SecretStr
 
+from gen_ai_contracts.api_keys import DEFAULT_TENANT, ApiKeyring
+from gen_ai_on_aws.api.blocking import run_blocking
+from gen_ai_on_aws.api.errors import ApiError
+from gen_ai_on_aws.api.keyring import keyring_for
+from gen_ai_on_aws.api.tenant_rate import check_tenant_rate
 from gen_ai_on_aws.config import Settings, get_settings
-from gen_ai_on_aws.logs import logger
+from gen_ai_on_aws.logs import bind_tenant, logger
 
 api_key_header = APIKeyHeader(
-    name="X-API-Key", auto_error=False, description="One of the keys configured in API_KEYS."
+    name="X-API-Key", auto_error=False, description="A key listed in API_KEYS for your tenant."
 )
 ApiKeyDep = Annotated[str | None, Security(api_key_header)]
 
+AUTH_NOT_CONFIGURED = (
+    "No API keys are configured, so this API serves nothing but /health. Add a key to API_KEYS"
+    " (`gen-ai-jobs admin keys create --tenant NAME --apply`), or set ALLOW_ANONYMOUS=true to"
+    " serve every caller without a key."
+)
 
-async def require_api_key(api_key: ApiKeyDep) -> None:
-    """Raise 401 unless the header matches a configured key (no keys: open, for local dev)."""
+
+async def authenticate(request: Request, api_key: ApiKeyDep) -> str:
+    """The caller's tenant, or 401 / 503 `auth_not_configured`; then its rate limit (429)."""
     settings = get_settings()
-    if not settings.api_keys:
-        return
-    if api_key is None or not matches_any_key(api_key, settings.api_keys):
-        raise HTTPException(status_code=401)  # body and code: api/errors.py
+    keyring = keyring_for(settings)
+    if keyring.due():
+        await run_blocking(request, keyring.refresh)
+    tenant = _tenant_of(keyring.keys, api_key)
+    if tenant is None and keyring.may_refresh_after_miss():  # a key added since?
+        await run_blocking(request, keyring.refresh)
+        tenant = _tenant_of(keyring.keys, api_key)
+    if tenant is None:
+        if keyring.keys:
+            raise HTTPException(status_code=401)  # body and code: api/errors.py
+        if not settings.allow_anonymous:
+            raise ApiError(503, "auth_not_configured", AUTH_NOT_CONFIGURED)
+        tenant = DEFAULT_TENANT
+    bind_tenant(tenant)
+    await check_tenant_rate(request, tenant, settings)
+    return tenant
 
 
-def matches_any_key(candidate: str, keys: Iterable[SecretStr]) -> bool:
-    """Constant-time compare against every key, without stopping at the first match, so the
-    timing reveals neither a key's content nor which key matched."""
-    matched = False
-    for key in keys:
-        matched |= hmac.compare_digest(candidate.encode(), key.get_secret_value().encode())
-    return matched
+TenantDep = Annotated[str, Depends(authenticate)]
 
 
-def client_scope(api_key: str | None, settings: Settings) -> str:
-    """Whose request this is, as a name safe to store: `default` when the API is open, else a
-    fingerprint of the (already verified) key, never the key. It is the tenant: Idempotency
-    keys live in its namespace and its jobs' messages carry it as MessageGroupId (SQS fair
-    queues). Mapping keys to tenants later changes this one function."""
-    if not settings.api_keys or api_key is None:
-        return "default"
-    return "key-" + hashlib.sha256(api_key.encode()).hexdigest()[:16]
+def _tenant_of(keys: ApiKeyring, api_key: str | None) -> str | None:
+    """The key's tenant; None for no key, an unknown key, or no keys configured."""
+    return None if api_key is None or not keys else keys.tenant_of(api_key)
 
 
 def log_auth_mode(settings: Settings) -> None:
-    """Said once at start-up, so an accidentally open deployment shows in its logs."""
-    if not settings.api_keys:
-        logger.warning("API_KEYS is not configured: every endpoint is open to anyone")
+    """Said once at start-up, so the mode a deployment is in shows in its logs."""
+    keys = settings.api_keys
+    if keys:
+        mode = {"tenants": sorted(keys.tenants), "keys": keys.key_count}
+        if settings.allow_anonymous:
+            logger.info("ALLOW_ANONYMOUS is ignored: API_KEYS is configured", extra=mode)
+        logger.info("API keys required", extra=mode)
+    elif settings.allow_anonymous:
+        logger.warning("ALLOW_ANONYMOUS=true and no API_KEYS: every endpoint is open to anyone")
+    else:
+        logger.warning("API_KEYS is not configured: every endpoint but /health answers 503")

@@ -22,13 +22,21 @@ _HTTP_ERRORS: dict[int, tuple[str, str]] = {
     ),
     415: ("unsupported_media_type", "Send the body as JSON with Content-Type: application/json."),
     422: ("validation_error", "The request is invalid; see details."),
-    429: ("rate_limited", "The LLM provider is rate limiting; retry after Retry-After seconds."),
+    429: (
+        "rate_limited",
+        "Rate limited (your tenant's TENANT_RPM_LIMIT, or the LLM provider); retry after"
+        " Retry-After seconds.",
+    ),
     500: ("internal_error", "Internal error; quote the request_id when reporting it."),
     502: (
         "llm_rejected",
         "The LLM provider rejected the request (a server-side configuration problem).",
     ),
-    503: ("service_unavailable", "A dependency is unavailable; retry later."),
+    503: (
+        "service_unavailable",
+        "A dependency is unavailable; retry later. `auth_not_configured`: the API has no keys"
+        " yet and serves nothing but /health until one is added.",
+    ),
 }
 
 SERVICE_ERRORS: dict[type[service_errors.ServiceError], tuple[int, str, str]] = {
@@ -59,7 +67,11 @@ SERVICE_ERRORS: dict[type[service_errors.ServiceError], tuple[int, str, str]] = 
         "extraction_failed",
         "No valid person could be extracted from the text.",
     ),
-    service_errors.LlmRateLimitedError: (429, *_HTTP_ERRORS[429]),
+    service_errors.LlmRateLimitedError: (
+        429,
+        "rate_limited",
+        "The LLM provider is rate limiting; retry after Retry-After seconds.",
+    ),
     service_errors.LlmUnavailableError: (
         503,
         "llm_unavailable",

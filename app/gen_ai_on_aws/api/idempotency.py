@@ -1,7 +1,7 @@
 """Stripe's `Idempotency-Key` on the submission routes, on Powertools' idempotency utility.
 
 The first response to a key (status, body, headers) is saved in the jobs table under
-`idempotency#<client scope>#<sha256 of the key>` (never a UUID4, so never a job id) and
+`idempotency#<tenant>#<sha256 of the key>` (never a UUID4, so never a job id) and
 replayed, with `Idempotent-Replayed: true`, to every retry with the same key and the same
 request. Powertools' persistence layer and config are mutable and hold per-request values (the
 scope prefix, the lease), so both are built per request; only the layer's template is shared.
@@ -29,7 +29,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel, WithJsonSchema
 
-from gen_ai_on_aws.api.auth import ApiKeyDep, client_scope
+from gen_ai_on_aws.api.auth import TenantDep
 from gen_ai_on_aws.api.deps import DynamoDBDep
 from gen_ai_on_aws.api.errors import ApiError
 from gen_ai_on_aws.config import Settings, get_settings
@@ -90,7 +90,7 @@ KeyHeader = Annotated[
 
 
 class Idempotency:
-    """Runs a submission at most once per (client scope, Idempotency-Key)."""
+    """Runs a submission at most once per (tenant, Idempotency-Key)."""
 
     def __init__(
         self,
@@ -98,12 +98,12 @@ class Idempotency:
         request: Request,
         settings: Settings,
         dynamodb: DynamoDBClient,
-        api_key: str | None,
+        tenant: str,
         key: str | None,
     ) -> None:
         self._key = key
         self._request = request
-        self._scope = client_scope(api_key, settings)
+        self._scope = tenant
         self._ttl_seconds = settings.idempotency_ttl_seconds
         self._table_name = settings.jobs_table_name
         self._dynamodb = dynamodb
@@ -169,14 +169,14 @@ class Idempotency:
 async def get_idempotency(
     request: Request,
     dynamodb: DynamoDBDep,
-    api_key: ApiKeyDep,
+    tenant: TenantDep,
     key: KeyHeader = None,
 ) -> Idempotency:
     """The request's Idempotency-Key guard; 400 `invalid_idempotency_key` for a bad key."""
     if key is not None and not _VALID_KEY.fullmatch(key):
         raise _invalid_key()
     return Idempotency(
-        request=request, settings=get_settings(), dynamodb=dynamodb, api_key=api_key, key=key
+        request=request, settings=get_settings(), dynamodb=dynamodb, tenant=tenant, key=key
     )
 
 

@@ -1,9 +1,9 @@
 """The OpenAPI document describes the auth mode the API is in.
 
 FastAPI lists the `X-API-Key` scheme on every guarded operation, which tells clients and
-fuzzers the key is required. With no `API_KEYS` the API is open, so the document drops the
-scheme: a generated client must not demand a key nobody has, and a fuzzer must not report
-"missing required header accepted".
+fuzzers the key is required. With no `API_KEYS` and `ALLOW_ANONYMOUS=true` the API is open,
+so the document drops the scheme: a generated client must not demand a key nobody has, and a
+fuzzer must not report "missing required header accepted".
 """
 
 from collections.abc import Callable
@@ -15,13 +15,15 @@ from gen_ai_on_aws.config import get_settings
 
 
 def auth_aware_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """A replacement for `app.openapi`: FastAPI's document, without security when open."""
+    """A replacement for `app.openapi`: FastAPI's document, without security when open
+    (fail-closed without keys keeps it: a key is what the API will ask for)."""
     generate = app.openapi  # FastAPI's own (it caches in app.openapi_schema)
 
     def openapi() -> dict[str, Any]:
         fresh = app.openapi_schema is None
         schema = generate()
-        if fresh and not get_settings().api_keys:
+        settings = get_settings()
+        if fresh and not settings.api_keys and settings.allow_anonymous:
             _drop_security(schema)
         return schema
 

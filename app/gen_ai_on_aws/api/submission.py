@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, status
 
-from gen_ai_on_aws.api.auth import ApiKeyDep, client_scope
+from gen_ai_on_aws.api.auth import TenantDep
 from gen_ai_on_aws.api.deps import JobsDep, SQSDep, lane_queues
 from gen_ai_on_aws.api.errors import SERVICE_ERRORS, error_responses, request_id_of
 from gen_ai_on_aws.api.idempotency import REPLAYED_HEADER, SavedResponse, saved_response
@@ -31,7 +31,7 @@ CheckedItem = NewJob | BatchItemError
 
 class JobSubmitter:
     """Submits validated jobs (blocking boto3 calls: `api.blocking.run_blocking`), each to its
-    lane's queue, under the caller's tenant (`client_scope`: the MessageGroupId that SQS fair
+    lane's queue, under the caller's tenant (`api.auth`: the MessageGroupId that SQS fair
     queues share delivery by)."""
 
     def __init__(
@@ -105,14 +105,14 @@ class JobSubmitter:
 
 
 async def get_submitter(
-    request: Request, api_key: ApiKeyDep, jobs: JobsDep, sqs: SQSDep
+    request: Request, tenant: TenantDep, jobs: JobsDep, sqs: SQSDep
 ) -> JobSubmitter:
     settings = get_settings()
     return JobSubmitter(
         request=request,
         jobs=jobs,
         queues=lane_queues(settings, sqs),
-        tenant=client_scope(api_key, settings),
+        tenant=tenant,
         request_id=request_id_of(request),
     )
 
@@ -143,7 +143,7 @@ ACCEPTED_RESPONSE = {
 BATCH_RESPONSE_HEADERS = {"headers": _REPLAYED}
 
 # The errors of every submission route; 409 is an Idempotency-Key conflict.
-SUBMISSION_ERRORS = error_responses(400, 401, 409, 413, 415, 422, 500, 503)
+SUBMISSION_ERRORS = error_responses(400, 401, 409, 413, 415, 422, 429, 500, 503)
 SUBMISSION_ERRORS[409] = {
     **SUBMISSION_ERRORS[409],
     "description": "`idempotency_key_reused`: the Idempotency-Key was used with another "

@@ -9,9 +9,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient as DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient as SecretsManagerClient
     from mypy_boto3_sqs import SQSClient as SQSClient
 else:  # the stubs are a dev dependency; the Lambda package does not ship them
-    DynamoDBClient = SQSClient = Any
+    DynamoDBClient = SecretsManagerClient = SQSClient = Any
 
 # An API request must answer well inside API Gateway's 29 s: fail fast and let the client retry.
 AWS_CLIENT_CONFIG = Config(
@@ -33,6 +34,12 @@ def create_sqs_client(region_name: str | None) -> SQSClient:
 def create_dynamodb_client(region_name: str | None) -> DynamoDBClient:
     """One DynamoDB client per region, configured like the SQS one."""
     return boto3.client("dynamodb", region_name=region_name, config=AWS_CLIENT_CONFIG)
+
+
+@lru_cache(maxsize=4)
+def create_secrets_client(region_name: str | None) -> SecretsManagerClient:
+    """One Secrets Manager client per region (the API keys' re-reads, `api.keyring`)."""
+    return boto3.client("secretsmanager", region_name=region_name, config=AWS_CLIENT_CONFIG)
 
 
 # Error codes that say the service failed while handling the call: it may have been applied.

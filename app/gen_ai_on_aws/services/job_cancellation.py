@@ -11,12 +11,18 @@ from gen_ai_on_aws.services.queue_service import QueueService
 
 
 def cancel_job(
-    *, jobs: JobsRepository, callbacks: QueueService | None, job_id: str, now: datetime
+    *,
+    jobs: JobsRepository,
+    callbacks: QueueService | None,
+    job_id: str,
+    tenant: str,
+    now: datetime,
 ) -> JobPublic:
-    """The cancelled job; JobNotFoundError or JobNotCancellableError when it is not queued.
+    """``tenant``'s cancelled job; JobNotFoundError (none, or another tenant's) or
+    JobNotCancellableError when it is not queued.
 
     The worker acknowledges a cancelled job's message without running it."""
-    cancelled = jobs.cancel_queued_job(job_id=job_id, now=now)
+    cancelled = jobs.cancel_queued_job(job_id=job_id, tenant=tenant, now=now)
     logger.info("job cancelled", extra={"job_id": job_id})
     if cancelled.callback_url is not None:
         _queue_cancelled_event(callbacks=callbacks, job_id=job_id, now=now)

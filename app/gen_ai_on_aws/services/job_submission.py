@@ -70,7 +70,7 @@ def submit_job(
     the message goes to the queue of the job's lane, with `tenant` as its MessageGroupId.
 
     `job` is already checked (registry, allow-list, SSRF guard); `tenant` is a non-secret id
-    (`client_scope`), never the API key."""
+    (`api.auth`: a tenant name), never the API key."""
     job_id = str(uuid4())
     message = queue_message(job, job_id=job_id, tenant=tenant, request_id=request_id, now=now)
     jobs.put_queued_job(

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
+from gen_ai_contracts.api_keys import DEFAULT_TENANT
 from gen_ai_contracts.jobs import JobPublic, item_from_dynamodb, job_public, rfc3339
 from gen_ai_on_aws.services.aws import AwsCallError, DynamoDBClient, describe_aws_error
 from gen_ai_on_aws.services.batch_writes import batch_write, job_id_of
@@ -124,8 +125,9 @@ class JobsRepository:
             raise StoreUnavailableError(f"UpdateItem failed: {describe_aws_error(exc)}") from exc
         return True
 
-    def get_job(self, *, job_id: str, now: datetime) -> JobPublic | None:
-        """The job, or None when unknown or past its TTL (DynamoDB deletes up to 48 h late)."""
+    def get_job(self, *, job_id: str, tenant: str, now: datetime) -> JobPublic | None:
+        """The job, or None when unknown, another tenant's, or past its TTL (DynamoDB deletes
+        up to 48 h late): the same None, so no caller learns that another tenant's job exists."""
         response = self._call(
             "GetItem",
             # Strongly consistent: a client polling right after its 202 must find the job.
@@ -134,27 +136,29 @@ class JobsRepository:
             ),
         )
         raw_item = response.get("Item")
-        if raw_item is None or _expired(item := item_from_dynamodb(raw_item), now):
+        if raw_item is None or _hidden(item := item_from_dynamodb(raw_item), tenant, now):
             return None
         return job_public(item)
 
-    def cancel_queued_job(self, *, job_id: str, now: datetime) -> CancelledJob:
-        """Move a `queued` job to `cancelled`. Conditional, like the worker's claim (which
-        needs `queued` too), so exactly one of them wins; raise JobNotFoundError or
-        JobNotCancellableError(status) when the job is not (or no longer) queued."""
+    def cancel_queued_job(self, *, job_id: str, tenant: str, now: datetime) -> CancelledJob:
+        """Move ``tenant``'s `queued` job to `cancelled`. Conditional, like the worker's claim
+        (which needs `queued` too), so exactly one of them wins; raise JobNotFoundError (also
+        for another tenant's job) or JobNotCancellableError(status) when it is not queued."""
         try:
             response = self._client.update_item(
                 TableName=self._table_name,
                 Key={"job_id": {"S": job_id}},
                 UpdateExpression="SET #status = :cancelled, updated_at = :now",
                 ConditionExpression="#status = :queued AND "
-                "(attribute_not_exists(expires_at) OR expires_at > :epoch)",
-                ExpressionAttributeNames={"#status": "status"},
+                "(attribute_not_exists(expires_at) OR expires_at > :epoch) AND "
+                + _OWNED_BY[tenant == DEFAULT_TENANT],
+                ExpressionAttributeNames={"#status": "status", "#tenant": "tenant"},
                 ExpressionAttributeValues={
                     ":cancelled": {"S": "cancelled"},
                     ":queued": {"S": "queued"},
                     ":now": {"S": rfc3339(now)},
                     ":epoch": {"N": str(int(now.timestamp()))},
+                    ":tenant": {"S": tenant},
                 },
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -164,7 +168,8 @@ class JobsRepository:
                 raise StoreUnavailableError(
                     f"UpdateItem failed: {describe_aws_error(exc)}"
                 ) from exc
-            raise _not_cancellable(exc.response.get("Item"), now) from None  # type: ignore[arg-type]
+            item = exc.response.get("Item")
+            raise _not_cancellable(item, tenant, now) from None  # type: ignore[arg-type]
         except AwsCallError as exc:
             raise StoreUnavailableError(f"UpdateItem failed: {describe_aws_error(exc)}") from exc
         item = item_from_dynamodb(response["Attributes"])
@@ -183,13 +188,20 @@ _NOT_QUEUED = (
 )
 
 
-def _expired(item: Mapping[str, Any], now: datetime) -> bool:
+# The record belongs to the caller's tenant; records written before tenants had names have
+# none and belong to `default` (index: whether the caller is `default`).
+_OWNED_BY = ("#tenant = :tenant", "(#tenant = :tenant OR attribute_not_exists(#tenant))")
+
+
+def _hidden(item: Mapping[str, Any], tenant: str, now: datetime) -> bool:
+    """Not the caller's to see: another tenant's job, or past its TTL."""
     expires_at = item.get("expires_at")
-    return expires_at is not None and int(expires_at) <= now.timestamp()
+    expired = expires_at is not None and int(expires_at) <= now.timestamp()
+    return expired or item.get("tenant", DEFAULT_TENANT) != tenant
 
 
-def _not_cancellable(raw_item: Mapping[str, Any] | None, now: datetime) -> Exception:
+def _not_cancellable(raw_item: Mapping[str, Any] | None, tenant: str, now: datetime) -> Exception:
     """Why the cancel's condition failed, from the record as it was (ALL_OLD)."""
-    if raw_item is None or _expired(item := item_from_dynamodb(raw_item), now):
+    if raw_item is None or _hidden(item := item_from_dynamodb(raw_item), tenant, now):
         return JobNotFoundError()
     return JobNotCancellableError(str(item["status"]))

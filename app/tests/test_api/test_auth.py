@@ -1,7 +1,9 @@
-"""X-API-Key: every route but /health and the docs needs a configured key; none = open."""
+"""X-API-Key: every route but /health and the docs needs a configured key; with none the API
+fails closed (503 `auth_not_configured`) unless ALLOW_ANONYMOUS=true opens it."""
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
@@ -10,15 +12,16 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
 from devstack.resources import StackResources
+from gen_ai_contracts.api_keys import hashed_entry
+from gen_ai_contracts.settings import ConfigurationError
 from gen_ai_on_aws.api.app import create_app
-from gen_ai_on_aws.api.auth import matches_any_key
 
 OPEN_PATHS = {"/health"}
 KEYS = ("first-key-0123456789", "second-key-9876543210")
-OPEN_MODE_WARNING = "API_KEYS is not configured: every endpoint is open to anyone"
+OPEN_MODE_WARNING = "ALLOW_ANONYMOUS=true and no API_KEYS: every endpoint is open to anyone"
+CLOSED_MODE_WARNING = "API_KEYS is not configured: every endpoint but /health answers 503"
 
 
 def api_requests(app: FastAPI) -> list[tuple[str, str]]:
@@ -94,31 +97,127 @@ def test_health_and_docs_stay_open(keyed_client: TestClient, path: str) -> None:
     assert keyed_client.get(path).status_code == 200
 
 
-def test_without_configured_keys_every_route_is_open(app: FastAPI, client: TestClient) -> None:
+def test_a_hashed_key_authenticates_and_its_entry_is_not_a_key(
+    api_env: StackResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN API_KEYS holding only the SHA-256 of a key, for tenant acme
+    monkeypatch.setenv("API_KEYS", f'{{"acme": ["{hashed_entry(KEYS[0])}"]}}')
+    app = create_app()
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        # THEN the key itself is accepted everywhere; the entry (or the bare digest) is not
+        for method, path in api_requests(app):
+            assert send(client, method, path, KEYS[0]).status_code != 401, (method, path)
+        for wrong in (hashed_entry(KEYS[0]), hashed_entry(KEYS[0]).removeprefix("sha256:")):
+            assert send(client, "GET", "/tasks", wrong).status_code == 401
+
+
+@pytest.fixture
+def closed_app(api_env: StackResources, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
+    """A fresh deploy: no API_KEYS, ALLOW_ANONYMOUS not set."""
+    monkeypatch.delenv("ALLOW_ANONYMOUS")
+    return create_app()
+
+
+@pytest.mark.parametrize("key", [None, KEYS[0]])
+def test_without_keys_every_guarded_route_fails_closed_and_touches_nothing(
+    closed_app: FastAPI, key: str | None, stored: Any, api_env: StackResources
+) -> None:
+    with TestClient(closed_app, raise_server_exceptions=False) as client:
+        for method, path in api_requests(closed_app):
+            response = send(client, method, path, key)
+
+            assert response.status_code == 503, (method, path)
+            body = response.json()
+            assert body["code"] == "auth_not_configured"
+            assert "API_KEYS" in body["error"]
+            assert "ALLOW_ANONYMOUS" in body["error"]
+            assert "Retry-After" not in response.headers  # retrying will not help
+        for path in ("/health", "/docs", "/redoc", "/openapi.json"):
+            assert client.get(path).status_code == 200
+
+    assert stored.items() == []  # nothing stored ...
+    assert stored.messages(api_env.queue_url) == []  # ... and nothing enqueued
+
+
+@pytest.mark.parametrize("value", ["false", "0", "no"])
+def test_allow_anonymous_must_be_true_to_open_the_api(
+    closed_app: FastAPI, reconfigure: Any, value: str
+) -> None:
+    reconfigure(ALLOW_ANONYMOUS=value)
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        assert client.get("/tasks").json()["code"] == "auth_not_configured"
+
+
+def test_allow_anonymous_opens_every_route_to_tenant_default(
+    app: FastAPI, client: TestClient
+) -> None:
     for method, path in api_requests(app):
-        assert send(client, method, path, None).status_code != 401, (method, path)
+        response = send(client, method, path, None)
+        assert response.status_code not in (401, 503), (method, path, response.json())
 
 
-def test_open_mode_is_logged_once_at_start_up(api_env: StackResources, captured_logs: Any) -> None:
+def test_allow_anonymous_is_ignored_when_keys_are_configured(
+    api_env: StackResources, monkeypatch: pytest.MonkeyPatch, captured_logs: Any
+) -> None:
+    monkeypatch.setenv("API_KEYS", KEYS[0])
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        assert client.get("/tasks").status_code == 401
+        assert client.get("/tasks", headers={"X-API-Key": KEYS[0]}).status_code == 200
+
+    assert captured_logs.with_message("ALLOW_ANONYMOUS is ignored: API_KEYS is configured")
+
+
+@pytest.mark.parametrize(
+    ("allow", "keys", "expected"),
+    [
+        ("true", None, OPEN_MODE_WARNING),
+        (None, None, CLOSED_MODE_WARNING),
+        (None, ",".join(KEYS), "API keys required"),
+    ],
+)
+def test_the_auth_mode_is_logged_once_at_start_up(
+    api_env: StackResources,
+    monkeypatch: pytest.MonkeyPatch,
+    captured_logs: Any,
+    allow: str | None,
+    keys: str | None,
+    expected: str,
+) -> None:
+    for name, value in (("ALLOW_ANONYMOUS", allow), ("API_KEYS", keys)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     with TestClient(create_app()) as client:
         client.get("/health")
         client.get("/health")
 
-    assert len(captured_logs.with_message(OPEN_MODE_WARNING)) == 1
+    modes = [OPEN_MODE_WARNING, CLOSED_MODE_WARNING, "API keys required"]
+    logged = {mode: len(captured_logs.with_message(mode)) for mode in modes}
+    assert logged == {mode: int(mode == expected) for mode in modes}
+    assert KEYS[0] not in captured_logs.text
 
 
-def test_configured_keys_do_not_log_the_open_mode_warning(
-    keyed_app: FastAPI, captured_logs: Any
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ('{"Acme Corp": ["%s"]}', "tenant name 'Acme Corp' must be 1 to 64"),
+        ('{"acme": ["%s"], "beta": ["%s"]}', "already listed for tenant 'acme'"),
+        ('{"acme": "%s"}', "tenant 'acme' must map to a JSON list"),
+        ('{"acme": ["%s"]', "API_KEYS is not valid JSON"),
+    ],
+)
+def test_a_malformed_api_keys_fails_the_cold_start_naming_the_problem_never_the_key(
+    api_env: StackResources, monkeypatch: pytest.MonkeyPatch, value: str, problem: str
 ) -> None:
-    create_app()
+    monkeypatch.setenv("API_KEYS", value.replace("%s", KEYS[0]))
 
-    assert captured_logs.with_message(OPEN_MODE_WARNING) == []
+    with pytest.raises(ConfigurationError) as raised:
+        create_app()
 
-
-def test_matches_any_key_accepts_only_exact_configured_keys() -> None:
-    keys = [SecretStr(key) for key in KEYS]
-
-    assert matches_any_key(KEYS[1], keys)
-    assert not matches_any_key("nope", keys)
-    assert not matches_any_key("", keys)
-    assert not matches_any_key(KEYS[1], [])
+    assert problem in str(raised.value)
+    assert "API_KEYS" in str(raised.value)
+    # Nowhere in what a failed Lambda init prints: the message, the chained errors, the trace
+    trace = "".join(traceback.format_exception(raised.value))
+    assert KEYS[0] not in trace

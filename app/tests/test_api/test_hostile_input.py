@@ -99,7 +99,7 @@ class CountingRepository:
     def __init__(self) -> None:
         self.calls: list[str] = []
 
-    def get_job(self, *, job_id: str, now: object) -> None:
+    def get_job(self, *, job_id: str, tenant: str, now: object) -> None:
         self.calls.append(job_id)
 
 

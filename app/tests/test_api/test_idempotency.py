@@ -3,6 +3,7 @@ a retry replays the first answer and creates nothing; another body with the key 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -272,18 +273,23 @@ def test_an_expired_key_runs_again(client: TestClient, stored: Any) -> None:
     assert again.json()["job_id"] != first["job_id"]
 
 
-def test_keys_are_scoped_per_api_key(
+def test_keys_are_scoped_per_tenant_not_per_api_key(
     client: TestClient, stored: Any, reconfigure: Callable[..., None]
 ) -> None:
-    reconfigure(API_KEYS="key-one-0123456789,key-two-0123456789")
+    # GIVEN tenant acme with two keys (a rotation) and tenant beta
+    tenants = {"acme": ["key-one-0123456789", "key-two-0123456789"], "beta": ["key-3-0123456789"]}
+    reconfigure(API_KEYS=json.dumps(tenants))
 
-    one = client.post("/jobs", json=JOB, headers=keyed("k", **{"X-API-Key": "key-one-0123456789"}))
-    two = client.post("/jobs", json=JOB, headers=keyed("k", **{"X-API-Key": "key-two-0123456789"}))
+    def submit(api_key: str) -> Any:
+        return client.post("/jobs", json=JOB, headers=keyed("k", **{"X-API-Key": api_key}))
 
-    assert one.json()["job_id"] != two.json()["job_id"]
+    one, two, three = (submit(key) for key in (*tenants["acme"], *tenants["beta"]))
+
+    # THEN acme's keys share the Idempotency-Key's record; beta has its own
+    assert one.json()["job_id"] == two.json()["job_id"]
+    assert three.json()["job_id"] != one.json()["job_id"]
     scopes = {record["job_id"].split("#")[1] for record in stored.idempotency_records()}
-    assert len(scopes) == 2
-    assert all(scope.startswith("key-") and "0123456789" not in scope for scope in scopes)
+    assert scopes == {"acme", "beta"}
 
 
 def test_an_unauthenticated_request_is_401_before_any_key_check(

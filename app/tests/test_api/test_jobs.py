@@ -151,7 +151,7 @@ def test_internal_attributes_stay_private(client: TestClient, api_env: StackReso
         last_error=last_error,
         lease_expires_at={"N": "1"},
         request_id={"S": "req-1"},
-        tenant={"S": "key-0123456789abcdef"},
+        tenant={"S": "default"},
         dispatch={"N": "2"},
         priority={"S": "low"},
     )

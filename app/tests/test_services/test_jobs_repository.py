@@ -122,7 +122,10 @@ def test_delete_queued_job_leaves_a_claimed_job_alone(aws: StackResources) -> No
 
 
 def test_get_job_returns_none_for_an_unknown_id(aws: StackResources) -> None:
-    assert build_repository(aws.table_name).get_job(job_id=str(uuid4()), now=NOW) is None
+    assert (
+        build_repository(aws.table_name).get_job(job_id=str(uuid4()), tenant="default", now=NOW)
+        is None
+    )
 
 
 def test_get_job_returns_a_queued_job(aws: StackResources) -> None:
@@ -132,7 +135,7 @@ def test_get_job_returns_a_queued_job(aws: StackResources) -> None:
         job=QueuedJob(job_id=job_id, task="extract_user"), request_id=None, now=NOW
     )
 
-    job = repository.get_job(job_id=job_id, now=NOW)
+    job = repository.get_job(job_id=job_id, tenant="default", now=NOW)
 
     assert job is not None
     assert (job.job_id, job.status, job.attempts, job.result, job.error) == (
@@ -155,7 +158,7 @@ def test_get_job_parses_the_result_json_of_a_succeeded_job(aws: StackResources) 
         ),
     )
 
-    job = build_repository(aws.table_name).get_job(job_id=job_id, now=NOW)
+    job = build_repository(aws.table_name).get_job(job_id=job_id, tenant="default", now=NOW)
 
     assert job is not None
     assert job.status == "succeeded"
@@ -170,7 +173,7 @@ def test_get_job_returns_the_error_of_a_failed_job(aws: StackResources) -> None:
         aws.table_name, **finished_job_attributes(job_id, status={"S": "failed"}, error=error)
     )
 
-    job = build_repository(aws.table_name).get_job(job_id=job_id, now=NOW)
+    job = build_repository(aws.table_name).get_job(job_id=job_id, tenant="default", now=NOW)
 
     assert job is not None
     assert job.error is not None
@@ -190,7 +193,7 @@ def test_get_job_treats_an_expired_job_as_absent(aws: StackResources) -> None:
     )
     after_expiry = NOW + timedelta(seconds=TTL_SECONDS + 1)
 
-    assert repository.get_job(job_id=job_id, now=after_expiry) is None
+    assert repository.get_job(job_id=job_id, tenant="default", now=after_expiry) is None
     assert raw_item(aws.table_name, job_id) is not None
 
 
@@ -200,9 +203,9 @@ def test_get_job_treats_an_expired_job_as_absent(aws: StackResources) -> None:
         lambda repo: repo.put_queued_job(
             job=QueuedJob(job_id=str(uuid4()), task="t"), request_id=None, now=NOW
         ),
-        lambda repo: repo.get_job(job_id=str(uuid4()), now=NOW),
+        lambda repo: repo.get_job(job_id=str(uuid4()), tenant="default", now=NOW),
         lambda repo: repo.delete_queued_job(job_id=str(uuid4())),
-        lambda repo: repo.cancel_queued_job(job_id=str(uuid4()), now=NOW),
+        lambda repo: repo.cancel_queued_job(job_id=str(uuid4()), tenant="default", now=NOW),
         lambda repo: repo.put_queued_jobs(
             jobs=[QueuedJob(str(uuid4()), "t")], request_id=None, now=NOW
         ),
@@ -221,7 +224,7 @@ def test_missing_table_raises_store_unavailable(aws: StackResources, operation: 
     "operation",
     [
         lambda repo: repo.delete_queued_job(job_id=str(uuid4())),
-        lambda repo: repo.cancel_queued_job(job_id=str(uuid4()), now=NOW),
+        lambda repo: repo.cancel_queued_job(job_id=str(uuid4()), tenant="default", now=NOW),
     ],
     ids=["delete", "cancel"],
 )
@@ -285,7 +288,7 @@ def test_cancel_moves_a_queued_job_and_returns_its_callback(aws: StackResources)
     )
     later = NOW + timedelta(seconds=5)
 
-    cancelled = repository.cancel_queued_job(job_id=job_id, now=later)
+    cancelled = repository.cancel_queued_job(job_id=job_id, tenant="default", now=later)
 
     assert cancelled.callback_url == "u"
     assert cancelled.job.status == "cancelled"
@@ -299,7 +302,32 @@ def test_cancel_refuses_an_expired_or_finished_job(aws: StackResources) -> None:
     put_raw_item(aws.table_name, **finished_job_attributes(job_id, status={"S": "succeeded"}))
 
     with pytest.raises(JobNotCancellableError) as refused:
-        repository.cancel_queued_job(job_id=job_id, now=NOW)
+        repository.cancel_queued_job(job_id=job_id, tenant="default", now=NOW)
     assert refused.value.status == "succeeded"
     with pytest.raises(JobNotFoundError):
-        repository.cancel_queued_job(job_id=job_id, now=NOW + timedelta(seconds=TTL_SECONDS))
+        repository.cancel_queued_job(
+            job_id=job_id, tenant="default", now=NOW + timedelta(seconds=TTL_SECONDS)
+        )
+
+
+def test_another_tenants_job_is_hidden_like_an_unknown_one(aws: StackResources) -> None:
+    # GIVEN a queued job of tenant acme, and a record from before tenants had names
+    repository = build_repository(aws.table_name)
+    acme_job, unnamed_job = str(uuid4()), str(uuid4())
+    repository.put_queued_job(
+        job=QueuedJob(job_id=acme_job, task="t", tenant="acme"), request_id=None, now=NOW
+    )
+    put_raw_item(aws.table_name, **finished_job_attributes(unnamed_job, status={"S": "queued"}))
+
+    # THEN only acme reads or cancels its job; the unnamed one belongs to tenant default
+    assert repository.get_job(job_id=acme_job, tenant="beta", now=NOW) is None
+    assert repository.get_job(job_id=acme_job, tenant="default", now=NOW) is None
+    with pytest.raises(JobNotFoundError):
+        repository.cancel_queued_job(job_id=acme_job, tenant="beta", now=NOW)
+    assert raw_item(aws.table_name, acme_job)["status"] == {"S": "queued"}  # untouched
+    assert repository.get_job(job_id=unnamed_job, tenant="acme", now=NOW) is None
+    assert repository.get_job(job_id=unnamed_job, tenant="default", now=NOW) is not None
+    with pytest.raises(JobNotFoundError):
+        repository.cancel_queued_job(job_id=unnamed_job, tenant="acme", now=NOW)
+    assert repository.cancel_queued_job(job_id=unnamed_job, tenant="default", now=NOW)
+    assert repository.cancel_queued_job(job_id=acme_job, tenant="acme", now=NOW)

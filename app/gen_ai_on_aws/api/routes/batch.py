@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import ValidationError
 
 from gen_ai_contracts.queue import Priority
-from gen_ai_on_aws.api.auth import require_api_key
+from gen_ai_on_aws.api.auth import authenticate
 from gen_ai_on_aws.api.blocking import run_blocking
 from gen_ai_on_aws.api.deps import require_json_body
 from gen_ai_on_aws.api.errors import ApiError, error_detail
@@ -34,7 +34,7 @@ from gen_ai_on_aws.models.batch import (
 from gen_ai_on_aws.models.jobs import JobCreate
 from gen_ai_on_aws.services.job_submission import NewJob
 
-router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(authenticate)])
 
 _RESULTS = "One result per item, in input order: `job_id` and `status_url`, or `error`."
 

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from gen_ai_contracts.tasks.extract_user import TASK as EXTRACT_USER
 from gen_ai_contracts.tasks.extract_user import ExtractUserRequest, User
-from gen_ai_on_aws.api.auth import require_api_key
+from gen_ai_on_aws.api.auth import authenticate
 from gen_ai_on_aws.api.blocking import run_blocking
 from gen_ai_on_aws.api.deps import SettingsDep, require_json_body
 from gen_ai_on_aws.api.errors import error_responses
@@ -16,7 +16,7 @@ from gen_ai_on_aws.models.jobs import ExtractUserAsyncRequest, JobCreated
 from gen_ai_on_aws.services.job_submission import NewJob
 
 router = APIRouter(
-    tags=["extraction"], dependencies=[Depends(require_api_key), Depends(require_json_body)]
+    tags=["extraction"], dependencies=[Depends(authenticate), Depends(require_json_body)]
 )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 
 from gen_ai_contracts.queue import JOB_ID_PATTERN
-from gen_ai_on_aws.api.auth import require_api_key
+from gen_ai_on_aws.api.auth import TenantDep, authenticate
 from gen_ai_on_aws.api.blocking import run_blocking
 from gen_ai_on_aws.api.deps import CallbackQueueDep, JobsDep, require_json_body
 from gen_ai_on_aws.api.errors import ApiError, error_responses
@@ -20,7 +20,7 @@ from gen_ai_on_aws.models.jobs import JobCreate, JobCreated, JobPublic
 from gen_ai_on_aws.services import job_cancellation
 from gen_ai_on_aws.services.errors import JobNotCancellableError, JobNotFoundError
 
-router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(authenticate)])
 
 # Validated by FastAPI before the route runs, so a malformed id never costs a DynamoDB call.
 JobIdPath = Annotated[
@@ -58,13 +58,17 @@ async def create_job(
     "/{job_id}",
     name="get_job",
     summary="Get a job's status and, when finished, its result or error",
-    responses=error_responses(401, 404, 422, 500, 503),
+    responses=error_responses(401, 404, 422, 429, 500, 503),
 )
-async def get_job(request: Request, job_id: JobIdPath, jobs: JobsDep) -> JobPublic:
+async def get_job(
+    request: Request, job_id: JobIdPath, jobs: JobsDep, tenant: TenantDep
+) -> JobPublic:
     """`model`, `usage` and `cost_usd` are null until the worker has called a model;
     `last_error` says why a queued job's last attempt did not finish (a provider outage or rate
     limit); `callback` is the webhook's delivery state (the URL is never shown)."""
-    job = await run_blocking(request, lambda: jobs.get_job(job_id=job_id, now=datetime.now(UTC)))
+    job = await run_blocking(
+        request, lambda: jobs.get_job(job_id=job_id, tenant=tenant, now=datetime.now(UTC))
+    )
     if job is None:
         raise _job_not_found()
     return job
@@ -73,10 +77,14 @@ async def get_job(request: Request, job_id: JobIdPath, jobs: JobsDep) -> JobPubl
 @router.post(
     "/{job_id}/cancel",
     summary="Cancel a queued job",
-    responses=error_responses(401, 404, 409, 422, 500, 503),
+    responses=error_responses(401, 404, 409, 422, 429, 500, 503),
 )
 async def cancel_job(
-    request: Request, job_id: JobIdPath, jobs: JobsDep, callbacks: CallbackQueueDep
+    request: Request,
+    job_id: JobIdPath,
+    jobs: JobsDep,
+    callbacks: CallbackQueueDep,
+    tenant: TenantDep,
 ) -> JobPublic:
     """200 with the job, now `cancelled`: the worker will not run it, and its webhook (if
     any) gets `job.cancelled`. 409 `job_not_cancellable` once it is `running` or finished
@@ -85,7 +93,11 @@ async def cancel_job(
         return await run_blocking(
             request,
             lambda: job_cancellation.cancel_job(
-                jobs=jobs, callbacks=callbacks, job_id=job_id, now=datetime.now(UTC)
+                jobs=jobs,
+                callbacks=callbacks,
+                job_id=job_id,
+                tenant=tenant,
+                now=datetime.now(UTC),
             ),
         )
     except JobNotFoundError:
@@ -97,4 +109,5 @@ async def cancel_job(
 
 
 def _job_not_found() -> ApiError:
+    """The one answer for an unknown, expired or other tenant's job (no existence oracle)."""
     return ApiError(404, "job_not_found", "No such job, or it has expired.")

@@ -5,17 +5,17 @@ from functools import lru_cache
 from fastapi import APIRouter, Depends
 
 from gen_ai_contracts.tasks import TASKS
-from gen_ai_on_aws.api.auth import require_api_key
+from gen_ai_on_aws.api.auth import authenticate
 from gen_ai_on_aws.api.errors import error_responses
 from gen_ai_on_aws.models.tasks import TaskList, TaskPublic
 
-router = APIRouter(prefix="/tasks", tags=["tasks"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/tasks", tags=["tasks"], dependencies=[Depends(authenticate)])
 
 
 @router.get(
     "",
     summary="List the tasks POST /jobs accepts, with their input and result schemas",
-    responses=error_responses(401, 500),
+    responses=error_responses(401, 429, 500, 503),
 )
 async def list_tasks() -> TaskList:
     return task_list()

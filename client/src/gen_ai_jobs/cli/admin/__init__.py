@@ -1,6 +1,6 @@
-"""`gen-ai-jobs admin`: operate the stack's queues and tables directly with AWS credentials
-(the DLQ, queue depths, circuits), against an account or the devstack. Needs boto3:
-`pip install 'gen-ai-jobs[admin]'`; nothing here imports it until a command runs."""
+"""`gen-ai-jobs admin`: operate the stack's queues, tables and app secret directly with AWS
+credentials (the DLQ, queue depths, circuits, API keys), against an account or the devstack.
+Needs boto3: `pip install 'gen-ai-jobs[admin]'`; nothing here imports it until a command runs."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ from typing import Annotated
 
 import typer
 
-from gen_ai_jobs.cli.admin import dlq, stats
+from gen_ai_jobs.cli.admin import dlq, keys, stats
 from gen_ai_jobs.cli.admin._aws import DEFAULT_PREFIX
 from gen_ai_jobs.cli.admin._cli import AdminOptions, remember_options
 
 app = typer.Typer(
     name="admin",
     help=(
-        "Operate the stack with AWS credentials: the jobs DLQ, queue depths, LLM circuits."
+        "Operate the stack with AWS credentials: the jobs DLQ, queue depths, LLM circuits,"
+        " API keys."
         " Needs `pip install 'gen-ai-jobs[admin]'`."
     ),
     no_args_is_help=True,
@@ -26,6 +27,12 @@ dlq_app.command("list")(dlq.list_dead_letters)
 dlq_app.command("redrive")(dlq.redrive)
 app.add_typer(dlq_app)
 app.command("stats")(stats.stats)
+keys_app = typer.Typer(
+    name="keys", help="API keys per tenant, in the app secret.", no_args_is_help=True
+)
+keys_app.command("create")(keys.create)
+keys_app.command("list")(keys.list_keys)
+app.add_typer(keys_app)
 
 
 @app.callback()
@@ -36,7 +43,8 @@ def _options(
         typer.Option(
             envvar="GEN_AI_STACK_PREFIX",
             help="Queues PREFIX-jobs-high, PREFIX-jobs, PREFIX-jobs-low, PREFIX-jobs-dlq and"
-            " tables PREFIX-jobs, PREFIX-llm-state, as the devstack names them.",
+            " tables PREFIX-jobs, PREFIX-llm-state, secret PREFIX-app-secrets, as the devstack"
+            " names them.",
         ),
     ] = DEFAULT_PREFIX,
     stack_outputs: Annotated[
@@ -54,6 +62,10 @@ def _options(
     dlq_url: Annotated[str | None, typer.Option(help="The jobs DLQ's URL.")] = None,
     jobs_table: Annotated[str | None, typer.Option(help="The jobs table's name.")] = None,
     state_table: Annotated[str | None, typer.Option(help="The LLM state table's name.")] = None,
+    secret_id: Annotated[
+        str | None,
+        typer.Option(help="The app secret's name or ARN (default PREFIX-app-secrets)."),
+    ] = None,
     endpoint_url: Annotated[
         str | None,
         typer.Option(envvar="AWS_ENDPOINT_URL", help="An AWS-compatible endpoint (moto)."),
@@ -79,6 +91,7 @@ def _options(
             dlq_url=dlq_url,
             jobs_table=jobs_table,
             state_table=state_table,
+            secret_id=secret_id,
             endpoint_url=endpoint_url,
             region=region,
             devstack=devstack,

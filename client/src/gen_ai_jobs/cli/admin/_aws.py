@@ -63,12 +63,13 @@ class QueueRef:
 
 @dataclass(frozen=True)
 class Targets:
-    """The stack's job lanes, their DLQ and its two tables."""
+    """The stack's job lanes, their DLQ, its two tables and its app secret."""
 
     lanes: Mapping[str, QueueRef]
     dlq: QueueRef
     jobs_table: str
     state_table: str
+    app_secret: str
 
     @classmethod
     def from_prefix(cls, prefix: str) -> Targets:
@@ -84,6 +85,7 @@ class Targets:
             dlq=QueueRef("DLQ", name=f"{prefix}-jobs-dlq"),
             jobs_table=f"{prefix}-jobs",
             state_table=f"{prefix}-llm-state",
+            app_secret=f"{prefix}-app-secrets",  # devstack.stack.SECRET_NAME
         )
 
     def with_stack_outputs(self, outputs: Mapping[str, Any]) -> Targets:
@@ -97,12 +99,14 @@ class Targets:
         dlq = outputs.get("dlq_url")
         jobs_table = outputs.get("jobs_table_name")
         state_table = outputs.get("llm_state_table_name")
+        app_secret = outputs.get("app_secret_name")
         return replace(
             self,
             lanes=lanes,
             dlq=QueueRef("DLQ", url=dlq) if isinstance(dlq, str) else self.dlq,
             jobs_table=jobs_table if isinstance(jobs_table, str) else self.jobs_table,
             state_table=state_table if isinstance(state_table, str) else self.state_table,
+            app_secret=app_secret if isinstance(app_secret, str) else self.app_secret,
         )
 
 
@@ -182,6 +186,7 @@ class AwsSession:
     region: str | None = None
     endpoint_url: str | None = None
     credentials: tuple[str, str] | None = None  # the devstack's; else boto3's own chain
+    devstack: bool = False  # `--devstack`: the emulated AWS, where a missing secret is created
     _clients: dict[str, Any] = field(default_factory=dict)
     _urls: dict[str, str] = field(default_factory=dict)
 

@@ -36,6 +36,7 @@ class AdminOptions:
     dlq_url: str | None = None
     jobs_table: str | None = None
     state_table: str | None = None
+    secret_id: str | None = None
     endpoint_url: str | None = None
     region: str | None = None
     devstack: bool = False
@@ -60,6 +61,7 @@ def session_of(ctx: typer.Context) -> AwsSession:
         dlq=QueueRef("DLQ", url=options.dlq_url) if options.dlq_url else targets.dlq,
         jobs_table=options.jobs_table or targets.jobs_table,
         state_table=options.state_table or targets.state_table,
+        app_secret=options.secret_id or targets.app_secret,
     )
     if options.devstack:
         return AwsSession(
@@ -67,6 +69,7 @@ def session_of(ctx: typer.Context) -> AwsSession:
             region=options.region or DEVSTACK_REGION,
             endpoint_url=options.endpoint_url or DEVSTACK_ENDPOINT,
             credentials=DEVSTACK_CREDENTIALS,
+            devstack=True,
         )
     return AwsSession(targets, region=options.region, endpoint_url=options.endpoint_url)
 

@@ -77,6 +77,10 @@ class StackConfig:
     api_timeout_seconds: int
     api_throttling_rate_limit: float
     api_throttling_burst_limit: int
+    # The API fails closed without API keys; true opens it to anyone (ALLOW_ANONYMOUS, a warning).
+    allow_anonymous: bool
+    # Requests per minute per tenant at the API (TENANT_RPM_LIMIT); None: no per-tenant limit.
+    tenant_rpm_limit: int | None
     point_in_time_recovery: bool
     oldest_message_alarm_seconds: int
     alarm_email: str | None
@@ -149,6 +153,8 @@ def load_config() -> StackConfig:
         api_timeout_seconds=cfg.get_int("apiTimeoutSeconds") or 29,
         api_throttling_rate_limit=cfg.get_float("apiThrottlingRateLimit") or 20.0,
         api_throttling_burst_limit=cfg.get_int("apiThrottlingBurstLimit") or 40,
+        allow_anonymous=_bool(cfg, "allowAnonymous", False),
+        tenant_rpm_limit=cfg.get_int("tenantRpmLimit"),
         point_in_time_recovery=_bool(cfg, "pointInTimeRecovery", False),
         oldest_message_alarm_seconds=cfg.get_int("oldestMessageAlarmSeconds") or 900,
         alarm_email=cfg.get("alarmEmail"),
@@ -256,6 +262,10 @@ def _validate(config: StackConfig, minimum_visibility: int) -> None:
             "batchSize > 10 needs a batching window",
         ),
         (config.python_version in ("3.12", "3.13"), "pythonVersion must be 3.12 or 3.13"),
+        (
+            config.tenant_rpm_limit is None or config.tenant_rpm_limit > 0,
+            "tenantRpmLimit must be a positive integer (requests per minute per tenant)",
+        ),
         (1 <= config.webhook_max_attempts <= 50, "webhookMaxAttempts must be 1..50"),
         (
             15 <= config.callbacks_timeout_seconds <= 900,

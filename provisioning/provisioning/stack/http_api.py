@@ -37,6 +37,11 @@ ACCESS_LOG_FORMAT = json.dumps(
         "integrationError": "$context.integrationErrorMessage",
     }
 )
+# What `pulumi up` (and preview) prints when the stack opens the API to anyone.
+ANONYMOUS_WARNING = (
+    "allowAnonymous is true: the API serves every route without an API key; anyone who finds "
+    "the URL can spend your LLM budget and read job results"
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,9 @@ class HttpApiArgs:
     queue_arns: Mapping[Lane, pulumi.Input[str]]
     table_name: pulumi.Input[str]
     table_arn: pulumi.Input[str]
+    # The per-tenant request limiter's items live in the worker's LLM state table.
+    state_table_name: pulumi.Input[str]
+    state_table_arn: pulumi.Input[str]
     secret_arn: pulumi.Input[str]
     # A cancelled job's webhook event is queued by the API itself.
     callbacks_queue_url: pulumi.Input[str]
@@ -75,6 +83,7 @@ class HttpApi(pulumi.ComponentResource):
                 queue_arns=args.queue_arns,
                 callbacks_queue_arn=args.callbacks_queue_arn,
                 table_arn=args.table_arn,
+                state_table_arn=args.state_table_arn,
                 secret_arn=args.secret_arn,
             ),
             # POST /extract-user calls the model synchronously, from this function.
@@ -86,10 +95,12 @@ class HttpApi(pulumi.ComponentResource):
         environment = pulumi.Output.from_input(
             {
                 **shared_environment(config, service="api"),
+                **access_environment(config),
                 "QUEUE_URL": args.queue_urls["normal"],
                 "QUEUE_URL_HIGH": args.queue_urls["high"],
                 "QUEUE_URL_LOW": args.queue_urls["low"],
                 "JOBS_TABLE_NAME": args.table_name,
+                "LLM_STATE_TABLE_NAME": args.state_table_name,
                 "APP_SECRET_ID": args.secret_arn,
                 "CALLBACKS_QUEUE_URL": args.callbacks_queue_url,
             }
@@ -165,3 +176,16 @@ class HttpApi(pulumi.ComponentResource):
         )
         self.url = self.stage.invoke_url
         self.register_outputs({"url": self.url, "function_name": self.function.name})
+
+
+def access_environment(config: StackConfig) -> dict[str, str]:
+    """Who may call the API. Unset, the API keeps its secure defaults: an API key on every route
+    but /health (503 until the secret holds one) and no per-tenant limit. ALLOW_ANONYMOUS is set
+    only when the stack asks for it, and then every `pulumi up` and preview warns."""
+    environment: dict[str, str] = {}
+    if config.allow_anonymous:
+        pulumi.log.warn(ANONYMOUS_WARNING)
+        environment["ALLOW_ANONYMOUS"] = "true"
+    if config.tenant_rpm_limit is not None:
+        environment["TENANT_RPM_LIMIT"] = str(config.tenant_rpm_limit)
+    return environment

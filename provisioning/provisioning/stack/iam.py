@@ -62,6 +62,9 @@ SETTLER_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
 # The fleet-wide limiter and circuit breaker: reads and conditional updates of single items by
 # key (an update creates a missing item). No Put, Query/Scan or DeleteItem (TTL expires them).
 LLM_STATE_ACTIONS = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+# The API's per-tenant request limit (TENANT_RPM_LIMIT) shares that table: one conditional
+# UpdateItem per request (a refused one returns the item), key `tenant-rpm#<tenant>`.
+API_STATE_ACTIONS = ["dynamodb:UpdateItem"]
 
 
 def statement(sid: str, actions: list[str], resource: pulumi.Input[str]) -> Statement:
@@ -97,13 +100,17 @@ def api_statements(
     queue_arns: Mapping[Lane, pulumi.Input[str]],
     callbacks_queue_arn: pulumi.Input[str],
     table_arn: pulumi.Input[str],
+    state_table_arn: pulumi.Input[str],
     secret_arn: pulumi.Input[str],
 ) -> list[Statement]:
+    """Granted whether or not tenantRpmLimit is set: the limiter is a setting of the API, and
+    the IAM proof judges the API's recorded limiter calls against the dev stack, which sets none."""
     return [
         log_statement(log_group_arn),
         *lane_statements("EnqueueJobs", ["sqs:SendMessage"], queue_arns),
         queue_callbacks_statement(callbacks_queue_arn),
         statement("RecordJobs", API_TABLE_ACTIONS, table_arn),
+        statement("LimitTenantRequests", API_STATE_ACTIONS, state_table_arn),
         secret_statement(secret_arn),
     ]
 

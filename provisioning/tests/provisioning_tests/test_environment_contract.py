@@ -159,6 +159,25 @@ def test_without_limit_keys_the_worker_keeps_its_own_defaults_and_no_limit(
     assert (settings.job_max_attempts, settings.queue_max_receive_count) == (5, 10)
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_apis_access_settings_arrive_only_when_configured(
+    stack_runner: StackRunner, monkeypatch: pytest.MonkeyPatch, stack: str
+) -> None:
+    # GIVEN the stack as committed: the API requires keys and limits no tenant
+    settings = _load_with_environment(
+        monkeypatch, ApiSettings, stack_runner(stack=stack).function_env("api")
+    )
+    assert (settings.allow_anonymous, settings.tenant_rpm_limit) == (False, None)
+
+    # WHEN the stack opens it and limits each tenant
+    run = stack_runner(stack=stack, allowAnonymous="true", tenantRpmLimit="90")
+    settings = _load_with_environment(monkeypatch, ApiSettings, run.function_env("api"))
+
+    # THEN the API reads both, and counts requests in the stack's LLM state table
+    assert (settings.allow_anonymous, settings.tenant_rpm_limit) == (True, 90)
+    assert settings.llm_state_table_name == run.outputs["llm_state_table_name"]
+
+
 # A value for every key of the deployed secret, in the shapes the README's "Secrets" step puts.
 SECRET_VALUE = {
     "LLM_API_KEY": "sk-test-not-a-real-key",

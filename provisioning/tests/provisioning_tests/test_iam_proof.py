@@ -53,6 +53,8 @@ API_CALLS = [
     call("api", "dynamodb", "BatchWriteItem", "TableName", TABLE),
     call("api", "dynamodb", "GetItem", "TableName", TABLE),
     call("api", "secretsmanager", "GetSecretValue", "SecretId", "gen-ai-on-aws-dev-app-secrets"),
+    # The per-tenant limiter (TENANT_RPM_LIMIT): one conditional update per request
+    call("api", "dynamodb", "UpdateItem", "TableName", STATE),
 ]
 WORKER_CALLS = [
     call("worker", "sqs", "ChangeMessageVisibility", "QueueUrl", f"{URL}-jobs-high"),
@@ -92,6 +94,7 @@ def test_the_recorded_calls_are_allowed_by_the_programs_policies(dev_stack: Stac
     assert ("api", "EnqueueJobsHigh", "sqs:SendMessage") in used  # SendMessageBatch
     assert ("settler", "PeekDeadLetters", "sqs:ChangeMessageVisibility") in used
     assert ("worker", "ReadAppSecret", "secretsmanager:GetSecretValue") in used
+    assert ("api", "LimitTenantRequests", "dynamodb:UpdateItem") in used
 
 
 def _without(
@@ -114,6 +117,7 @@ def _without(
     [
         ("worker_statements", "ResendJobsNormal", WORKER_CALLS[1:2]),
         ("api_statements", "RecordJobs", API_CALLS[3:6]),
+        ("api_statements", "LimitTenantRequests", API_CALLS[7:8]),
         ("settler_statements", "PeekDeadLetters", SETTLER_CALLS[0:2]),
         ("callbacks_statements", "RecordDeliveries", CALLBACKS_CALLS[0:1]),
     ],
@@ -155,14 +159,17 @@ def test_an_event_source_mapping_needs_its_actions_though_no_code_calls_them(
 def test_a_call_on_a_resource_the_function_is_not_granted_is_denied(
     dev_stack: StackModel,
 ) -> None:
-    # The API never sends to the DLQ; the settler never reads the llm-state table
+    # The API never sends to the DLQ and only updates the llm-state table (its limiter); the
+    # settler never reads that table
     strays = [
         call("api", "sqs", "SendMessage", "QueueUrl", f"{URL}-jobs-dlq"),
+        call("api", "dynamodb", "GetItem", "TableName", STATE),
         call("settler", "dynamodb", "GetItem", "TableName", STATE),
         call("worker", "dynamodb", "Scan", "TableName", STATE),
     ]
     proof = prove(strays, dev_stack)
     assert [(r.function, r.action) for r in proof.denied] == [
+        ("api", "dynamodb:GetItem"),
         ("api", "sqs:SendMessage"),
         ("settler", "dynamodb:GetItem"),
         ("worker", "dynamodb:Scan"),
@@ -275,7 +282,7 @@ def test_each_environment_variable_names_the_same_resource_in_the_stack_and_the_
             # THEN the devstack's value maps (resources.py) to what the stack's names
             assert resolve(parameter, environment[name]).logical_id == by_value[stack_value], name
             checked += 1
-    assert checked == 22
+    assert checked == 23
 
 
 def test_the_proof_evaluates_the_policies_the_stack_tests_check(

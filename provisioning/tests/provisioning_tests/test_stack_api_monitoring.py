@@ -36,17 +36,20 @@ def test_api_lambda_sits_behind_an_http_api_with_payload_v2(stack_runner: StackR
     assert permission["principal"] == "apigateway.amazonaws.com"
     assert permission["sourceArn"] == "arn:aws:execute-api:us-east-1:123456789012:api-http-id/*/*"
     env = run.function_env("api")
-    # The API sends each job to its lane's queue; budgets, limits and the DLQ are the worker's
+    # The API sends each job to its lane's queue; budgets, LLM limits and the DLQ are the
+    # worker's. It shares the LLM state table only for its per-tenant request limit.
     assert (env["QUEUE_URL"], env["QUEUE_URL_HIGH"], env["QUEUE_URL_LOW"]) == (
         run.outputs["queue_url"],
         run.outputs["queue_url_high"],
         run.outputs["queue_url_low"],
     )
+    assert env["LLM_STATE_TABLE_NAME"] == run.outputs["llm_state_table_name"]
     assert not {
         "QUEUE_MAX_RECEIVE_COUNT",
         "JOB_MAX_ATTEMPTS",
         "DLQ_URL",
-        "LLM_STATE_TABLE_NAME",
+        "LLM_RPM_LIMIT",
+        "LLM_TPM_LIMIT",
     } & set(env)
 
 

@@ -65,10 +65,11 @@ def test_the_only_wildcard_resources_are_the_functions_own_log_streams(
     ]
 
 
+@pytest.mark.parametrize("overrides", [{}, {"tenantRpmLimit": "120"}], ids=["default", "limit"])
 def test_api_may_only_enqueue_to_the_lanes_record_jobs_queue_callbacks_read_the_secret_and_log(
-    stack_runner: StackRunner,
+    stack_runner: StackRunner, overrides: dict[str, str]
 ) -> None:
-    statements = by_sid(policy_statements(stack_runner(), API_POLICY))
+    statements = by_sid(policy_statements(stack_runner(**overrides), API_POLICY))
     assert {sid: s["Action"] for sid, s in statements.items()} == {
         "WriteOwnLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
         # A job goes to the queue of its priority's lane, never to the DLQ
@@ -85,12 +86,16 @@ def test_api_may_only_enqueue_to_the_lanes_record_jobs_queue_callbacks_read_the_
             "dynamodb:UpdateItem",
             "dynamodb:BatchWriteItem",
         ],
+        # The per-tenant request limit (TENANT_RPM_LIMIT): one conditional update per request,
+        # whether or not the stack sets a limit; no read, put or delete on the state table
+        "LimitTenantRequests": ["dynamodb:UpdateItem"],
         "ReadAppSecret": ["secretsmanager:GetSecretValue"],
     }
     for lane, arn in LANE_ARNS.items():
         assert statements[f"EnqueueJobs{lane}"]["Resource"] == arn
     assert statements["QueueCallbacks"]["Resource"] == CALLBACKS_QUEUE_ARN
     assert statements["RecordJobs"]["Resource"] == TABLE_ARN
+    assert statements["LimitTenantRequests"]["Resource"] == STATE_TABLE_ARN
     assert statements["ReadAppSecret"]["Resource"].startswith(SECRET_PREFIX)
 
 
@@ -121,21 +126,33 @@ def test_worker_may_only_consume_and_resend_on_the_lanes_copy_to_the_dlq_and_sha
     assert all(s["Effect"] == "Allow" for s in statements)
 
 
-def test_only_the_worker_may_touch_the_llm_state_table_and_send_to_the_jobs_dlq(
+def test_only_the_worker_and_the_apis_limiter_touch_the_llm_state_table_and_the_dlq(
     stack_runner: StackRunner,
 ) -> None:
     run = stack_runner()
     grants = {
-        (name, statement["Sid"], statement["Resource"])
+        (name, statement["Sid"], tuple(statement["Action"]), statement["Resource"])
         for name in POLICIES
         for statement in policy_statements(run, name)
         if statement["Resource"] in (STATE_TABLE_ARN, DLQ_ARN)
     }
-    # The settler only peeks at the DLQ (receive, visible again); test_stack_settler.py
+    # The settler only peeks at the DLQ (receive, visible again); test_stack_settler.py. The
+    # API only updates the state table (its per-tenant limiter), never reads it.
     assert grants == {
-        (WORKER_POLICY, "ShareLlmState", STATE_TABLE_ARN),
-        (WORKER_POLICY, "CopyExhaustedJobs", DLQ_ARN),
-        (SETTLER_POLICY, "PeekDeadLetters", DLQ_ARN),
+        (
+            WORKER_POLICY,
+            "ShareLlmState",
+            ("dynamodb:GetItem", "dynamodb:UpdateItem"),
+            STATE_TABLE_ARN,
+        ),
+        (WORKER_POLICY, "CopyExhaustedJobs", ("sqs:SendMessage",), DLQ_ARN),
+        (API_POLICY, "LimitTenantRequests", ("dynamodb:UpdateItem",), STATE_TABLE_ARN),
+        (
+            SETTLER_POLICY,
+            "PeekDeadLetters",
+            ("sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"),
+            DLQ_ARN,
+        ),
     }
 
 

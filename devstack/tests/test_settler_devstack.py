@@ -99,7 +99,7 @@ def test_a_dead_lettered_queued_job_ends_failed_and_its_message_stays_in_the_dlq
 
     # WHEN a job recorded `queued` by the API has its message dead-lettered
     job_id, now = str(uuid.uuid4()), datetime.now(UTC)
-    job = QueuedJob(job_id=job_id, task="extract_user", tenant="tenant-a")
+    job = QueuedJob(job_id=job_id, task="extract_user", tenant="default")
     item = queued_item(job, request_id=None, now=now, ttl_seconds=3600)
     dynamodb.put_item(TableName=TABLE, Item=item)
     message = QueueMessage(
@@ -107,7 +107,7 @@ def test_a_dead_lettered_queued_job_ends_failed_and_its_message_stays_in_the_dlq
         task="extract_user",
         payload={"text": "Ada is 36 years old."},
         submitted_at=now,
-        tenant="tenant-a",
+        tenant="default",  # the open devstack's tenant: the one that may read it
     )
     sqs.send_message(QueueUrl=dlq_url, MessageBody=message.model_dump_json())
 

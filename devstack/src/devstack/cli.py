@@ -9,7 +9,11 @@ import threading
 import time
 
 from devstack.config import parse_args
-from devstack.stack import Devstack
+from devstack.stack import SECRET_NAME, Devstack
+from gen_ai_contracts.api_keys import parse_api_keys
+
+# What the API's settings (pydantic) read as true.
+_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,11 +46,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print_usage(api_url: str, api_keys: str | None) -> None:
     # Never echo a key: the user already has it, and terminals end up in logs.
-    key_header = ' -H "X-API-Key: $API_KEY"' if api_keys else ""
+    auth, keys_required = _auth_line(api_keys)
+    key_header = ' -H "X-API-Key: $API_KEY"' if keys_required else ""
     complete = '{"task": "complete", "input": {"prompt": "Write a haiku about queues."}}'
     print(
         f"""
 API:  {api_url}   (docs: {api_url}/docs)
+{auth}
 {_models_line()}
 Submit an extraction job:
   curl -s -X POST {api_url}/extract-user-async{key_header} \\
@@ -61,6 +67,42 @@ Or be called back when it is done (a signed webhook; any URL is allowed here, ht
        -d '{{"text": "Jason is 25 years old", "callback_url": "http://127.0.0.1:9000/hooks"}}'
 Press Ctrl-C to stop.""",
         flush=True,
+    )
+
+
+def _auth_line(api_keys: str | None) -> tuple[str, bool]:
+    """How the API lets callers in, as the devstack configured this environment, and whether
+    they need a key. Counts keys and names tenants (neither is secret), never shows a key."""
+    if api_keys:
+        keyring = parse_api_keys(api_keys)
+        keys = f"{keyring.key_count} key{'s' if keyring.key_count > 1 else ''}"
+        tenants = (
+            f"tenant{'s' if len(keyring.tenants) > 1 else ''} {', '.join(sorted(keyring.tenants))}"
+        )
+        return (
+            f"Auth: the API requires X-API-Key: {keys} of {tenants}, from --api-keys (kept in the"
+            f" emulated secret {SECRET_NAME});\n      export API_KEY=<one of them> for the"
+            " commands below",
+            True,
+        )
+    if os.environ.get("API_KEYS"):
+        return (
+            "Auth: the API requires X-API-Key: the keys of API_KEYS in this environment;\n"
+            "      export API_KEY=<one of them> for the commands below",
+            True,
+        )
+    allow_anonymous = os.environ.get("ALLOW_ANONYMOUS", "")
+    if allow_anonymous.strip().lower() in _TRUE:
+        return (
+            f"Auth: open without keys (ALLOW_ANONYMOUS={allow_anonymous}, devstack only; a deployed"
+            ' stack fails closed: see README "API keys")',
+            False,
+        )
+    return (
+        f"Auth: closed: no API keys and ALLOW_ANONYMOUS={allow_anonymous}, so every route but"
+        " /health and the docs answers 503 auth_not_configured\n      (start with --api-keys, or"
+        " without ALLOW_ANONYMOUS for an open API)",
+        False,
     )
 
 

@@ -7,6 +7,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from gen_ai_contracts.api_keys import ApiKeysError, parse_api_keys
+
 REGION = "us-east-1"
 STACK_PREFIX = "gen-ai-on-aws-dev"
 # The job lanes, fastest first; each queue has its own event source mapping (and poller here).
@@ -29,7 +31,8 @@ class DevstackConfig:
     visibility_timeout_seconds: int = 180
     max_receive_count: int = 5
     llm_api_base: str | None = None
-    api_keys: str | None = None
+    # API_KEYS as given (any form the API takes); kept out of repr: never printed.
+    api_keys: str | None = field(default=None, repr=False)
     run_api: bool = True
     run_worker: bool = True
     attach: bool = False
@@ -161,8 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--api-keys",
         default=os.environ.get("DEVSTACK_API_KEYS"),
-        help="comma-separated API keys, stored in an emulated Secrets Manager secret (default:"
-        " none, the API is open)",
+        help="API keys the API then requires as X-API-Key, as API_KEYS takes them: comma-separated,"
+        ' a JSON list, or a JSON object {"tenant": ["key" or "sha256:<hex>", ...]}; stored in an'
+        " emulated Secrets Manager secret (default: none: the API is open without keys, as the"
+        " devstack sets ALLOW_ANONYMOUS=true unless this environment sets it; a deployed stack"
+        " without keys fails closed)",
     )
     parser.add_argument("--no-api", action="store_true", help="do not serve the API")
     parser.add_argument(
@@ -208,6 +214,13 @@ def parse_args(argv: list[str] | None = None) -> DevstackConfig:
         lane_concurrency = parse_lane_concurrency(args.lane_concurrency)
     except ValueError as exc:
         parser.error(f"--lane-concurrency {exc}")
+    api_keys = (args.api_keys or "").strip() or None
+    if api_keys is not None:
+        try:
+            if not parse_api_keys(api_keys):
+                parser.error("--api-keys lists no key (leave it out to run the API open)")
+        except ApiKeysError as exc:  # names the problem, never a key
+            parser.error(f"--api-keys: {exc}")
     visibility = args.visibility_timeout or int(6 * args.function_timeout)
     return DevstackConfig(
         api_port=args.api_port,
@@ -221,7 +234,7 @@ def parse_args(argv: list[str] | None = None) -> DevstackConfig:
         visibility_timeout_seconds=visibility,
         max_receive_count=args.max_receive_count,
         llm_api_base=args.llm_api_base,
-        api_keys=args.api_keys,
+        api_keys=api_keys,
         run_api=not args.no_api,
         run_worker=not args.no_worker,
         attach=args.attach,

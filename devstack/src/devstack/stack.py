@@ -190,8 +190,7 @@ class Devstack:
             "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
             "WEBHOOK_SIGNING_SECRET": self.webhook_signing_secret,
         }
-        if self.config.api_keys:
-            env["APP_SECRET_ID"] = SECRET_NAME
+        env.update(self._auth_environment())
         if not self._provider_configured():
             base = self.config.llm_api_base or f"http://127.0.0.1:{self.config.llm_port}/v1"
             env.update(
@@ -203,6 +202,17 @@ class Devstack:
             if not self.config.llm_api_base:
                 env.update(self._embedded_model_limits())
         os.environ.update(env)
+
+    def _auth_environment(self) -> dict[str, str]:
+        """With --api-keys the API reads them from the emulated secret. Without, it would fail
+        closed (503 auth_not_configured) as a deployed stack does, so the devstack opens it with
+        ALLOW_ANONYMOUS=true, unless this environment already chose: its own ALLOW_ANONYMOUS
+        (kept, whatever it says) or API_KEYS (the API then requires those)."""
+        if self.config.api_keys:
+            return {"APP_SECRET_ID": SECRET_NAME}
+        if os.environ.get("ALLOW_ANONYMOUS") or os.environ.get("API_KEYS"):
+            return {}
+        return {"ALLOW_ANONYMOUS": "true"}
 
     @staticmethod
     def _embedded_model_limits() -> dict[str, str]:

@@ -60,9 +60,10 @@ class Outcomes:
             logger.warning("lease lost; result discarded", extra=log_keys(delivery, job))
             trace.outcome(status="lease_lost")
             return "lease_lost"
-        self._run.metrics.succeeded()
+        tenant = _tenant(message.tenant if message is not None else None, stored)
+        self._run.metrics.succeeded(tenant)
         if spend is not None and spend.cost_usd is not None:
-            self._run.metrics.job_cost(spend.cost_usd)
+            self._run.metrics.job_cost(spend.cost_usd, tenant)
         trace.outcome(status="succeeded")
         logger.info("job succeeded", extra=log_keys(delivery, job))
         await self.queue_callback(stored, delivery, job)
@@ -81,14 +82,14 @@ class Outcomes:
         """Terminal: fail, ack. Retryable: run again from a re-sent copy, unless it was a real
         attempt and the job has spent JOB_MAX_ATTEMPTS. ``spend`` (this attempt's tokens and
         cost) is added to the job's totals either way."""
+        tenant = message.tenant if message is not None else None
         if not error.retryable:
-            await self.fail(job, delivery, error.code, error.message, trace, spend)
+            await self.fail(job, delivery, error.code, error.message, trace, spend, tenant=tenant)
             return "failed"
         if error.counts_as_attempt and job.attempts >= self._worker.settings.job_max_attempts:
             text = (
                 f"gave up after {job.attempts} attempts; last error {error.code}: {error.message}"
             )
-            tenant = message.tenant if message is not None else None
             return await self.exhausted(job, delivery, text, trace, tenant=tenant, spend=spend)
         return await self.requeue.again(job, delivery, error, trace, message=message, spend=spend)
 
@@ -103,7 +104,9 @@ class Outcomes:
         spend: JobSpend | None = None,
     ) -> str:
         """Fail the job as ``retries_exhausted``, copy its message to the DLQ, and ack."""
-        stored = await self.fail(job, delivery, ErrorCode.RETRIES_EXHAUSTED, text, trace, spend)
+        stored = await self.fail(
+            job, delivery, ErrorCode.RETRIES_EXHAUSTED, text, trace, spend, tenant=tenant
+        )
         if stored is None:
             return "failed"  # another attempt holds the job now; it decides
         keys = log_keys(delivery, job)
@@ -181,9 +184,12 @@ class Outcomes:
         message: str,
         trace: JobTrace,
         spend: JobSpend | None = None,
+        *,
+        tenant: str | None = None,
     ) -> JobRecord | None:
         """Fail the job for good and queue its webhook event; the record as stored, or None
-        when another attempt holds the job now."""
+        when another attempt holds the job now. ``tenant``: the message's, when the caller
+        read it (else the record's is counted)."""
         keys = {**log_keys(delivery, job), "error_code": code}
         try:
             stored = await asyncio.to_thread(
@@ -199,9 +205,18 @@ class Outcomes:
             # Acking now would leave the job running with nobody to finish it.
             logger.error("failure not recorded; message will be redelivered", extra=keys)
             raise RecordRetry(ErrorCode.AWS_UNAVAILABLE) from exc
-        self._run.metrics.failed()
+        self._run.metrics.failed(_tenant(tenant, stored))
         trace.outcome(status="failed", error_code=code)
         logger.error("job failed", extra=keys)
         if stored is not None:
             await self.queue_callback(stored, delivery, job)
         return stored
+
+
+def _tenant(from_message: str | None, stored: JobRecord | None) -> str | None:
+    """Whose job it is, for the per-tenant metrics: the message's tenant, else the record's
+    (paths that never parsed the message: rejected, too old, re-sent and given up)."""
+    if from_message:
+        return from_message
+    recorded = stored.get("tenant") if stored is not None else None
+    return recorded if isinstance(recorded, str) else None

@@ -30,6 +30,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -45,12 +46,16 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from devstack.fake_llm import FakeLLMServer
 from devstack.lambda_runtime import LambdaContext, sqs_record
 from devstack.resources import StackResources
+from gen_ai_contracts.api_keys import hashed_entry
+from gen_ai_contracts.jobs import item_from_dynamodb
 from gen_ai_contracts.settings import ConfigurationError, load_settings
+from gen_ai_contracts.webhooks import callback_event
 from gen_ai_on_aws.api.app import create_app
 from gen_ai_on_aws.config import Settings as ApiSettings
 from gen_ai_on_aws.config import get_settings as get_api_settings
 from gen_ai_on_aws.logs import logger as api_logger
 from gen_ai_on_aws.services.aws import create_dynamodb_client, create_sqs_client
+from worker.callbacks.sender import event_payload
 from worker.config import Settings as WorkerSettings
 from worker.config import get_settings as get_worker_settings
 from worker.log import logger as worker_logger
@@ -86,7 +91,10 @@ class Secrets:
             "LLM_API_KEY": self.llm_api_key,
             "LANGFUSE_PUBLIC_KEY": self.langfuse_public_key,
             "LANGFUSE_SECRET_KEY": self.langfuse_secret_key,
-            "API_KEYS": f"{self.api_key},{self.spare_api_key}",
+            # Tenant acme's key in plaintext; tenant beta's only as its SHA-256
+            "API_KEYS": json.dumps(
+                {"acme": [self.api_key], "beta": [hashed_entry(self.spare_api_key)]}
+            ),
         }
 
     @property
@@ -106,6 +114,9 @@ class Secrets:
         }
         needles = {name: value.rsplit("-", 1)[1] for name, value in values.items()}
         needles |= {f"base64({name})": _b64(value) for name, value in values.items()}
+        # The secret's digests too (fingerprints, their first 12 hex digits, may be logged)
+        for name, key in (("API_KEYS[0]", self.api_key), ("API_KEYS[1]", self.spare_api_key)):
+            needles[f"sha256({name})"] = hashed_entry(key).removeprefix("sha256:")[12:]
         needles["langfuse basic auth"] = self.langfuse_basic_auth.removeprefix("Basic ")
         return needles
 
@@ -546,10 +557,11 @@ def assert_secrets_were_in_use(stack: SecuredStack) -> None:
     for settings in (api_settings, worker_settings):
         assert settings.llm_api_key is not None
         assert settings.llm_api_key.get_secret_value() == stack.secrets.llm_api_key
-    assert [k.get_secret_value() for k in api_settings.api_keys] == [
-        stack.secrets.api_key,
-        stack.secrets.spare_api_key,
-    ]
+    keys = api_settings.api_keys
+    assert (keys.tenant_of(stack.secrets.api_key), keys.tenant_of(stack.secrets.spare_api_key)) == (
+        "acme",
+        "beta",
+    )
     exports = [r for r in stack.collector.received if r.path == OTLP_PATH]
     assert exports, "the worker exported no trace"
     assert {r.headers["authorization"] for r in exports} == {stack.secrets.langfuse_basic_auth}
@@ -631,6 +643,54 @@ def test_secrets_never_leak_through_a_full_job_and_its_error_paths(
     captured = capfd.readouterr()
     channels = secured.channels(debug_logs, caplog, captured.out + captured.err)
     assert "job succeeded" in channels["our log lines"]
+    assert find_leaks(channels, secured.secrets.needles()) == []
+
+
+def test_another_tenant_learns_nothing_of_a_job_and_no_tenant_or_key_is_shown(
+    secured: SecuredStack,
+    debug_logs: LogCapture,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.INFO)
+    acme = {"X-API-Key": secured.secrets.api_key}
+    beta = {"X-API-Key": secured.secrets.spare_api_key}  # configured only as its SHA-256
+    with secured.api() as client:
+        # GIVEN a job of tenant acme holding personal data, run to the end
+        job_id = client.post("/extract-user-async", json={"text": PII_TEXT}, headers=acme).json()[
+            "job_id"
+        ]
+        assert secured.run_worker() == {"batchItemFailures": []}
+        own = client.get(f"/jobs/{job_id}", headers=acme)
+        # WHEN tenant beta reads and cancels it, and reads an id nobody has
+        theirs = [
+            client.get(f"/jobs/{job_id}", headers=beta),
+            client.post(f"/jobs/{job_id}/cancel", headers=beta),
+        ]
+        nobodys = client.get(f"/jobs/{uuid.uuid4()}", headers=beta)
+
+    # THEN acme sees its result, without its tenant; beta gets exactly the unknown-id answer
+    assert own.json()["status"] == "succeeded"
+    assert "tenant" not in own.json()
+    assert "acme" not in own.text
+    for response in theirs:
+        assert response.status_code == nobodys.status_code == 404
+        body = {name: value for name, value in response.json().items() if name != "request_id"}
+        assert body == {k: v for k, v in nobodys.json().items() if k != "request_id"}
+        assert not any(term in response.text.lower() for term in (*PII_TERMS, "acme"))
+    # AND the job's webhook event (built from the stored record) does not carry the tenant
+    record = item_from_dynamodb(
+        boto3.client("dynamodb", region_name=REGION).get_item(
+            TableName=secured.resources.table_name, Key={"job_id": {"S": job_id}}
+        )["Item"]
+    )
+    assert record["tenant"] == "acme"
+    payload = event_payload(callback_event(job_id, "succeeded", datetime.now(UTC)), record)
+    assert "acme" not in payload
+    assert "tenant" not in payload
+    # AND no key nor its digest appears in any channel
+    captured = capfd.readouterr()
+    channels = secured.channels(debug_logs, caplog, captured.out + captured.err)
     assert find_leaks(channels, secured.secrets.needles()) == []
 
 

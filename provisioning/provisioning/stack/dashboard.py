@@ -2,8 +2,8 @@
 
 Rows: per-lane queue age and depth, the DLQs; jobs per minute by outcome and the waits the
 fleet chose (deferred, retried); LLM latency percentiles; tokens and cost per hour; every
-function's errors and throttles. The metrics are the ones the alarms and the runbook name
-(README: "Runbook"), so an alarm's graph is one glance away.
+function's errors and throttles; the busiest tenants' jobs and cost. The metrics are the ones
+the alarms and the runbook name (README: "Runbook"), so an alarm's graph is one glance away.
 """
 
 from __future__ import annotations
@@ -142,6 +142,15 @@ def dashboard_body(region: str, names: Mapping[str, str]) -> dict[str, Any]:
                 _worker("OrphanMessages", "messages without a job", "Sum"),
             ],
         ),
+        _graph(
+            "Busiest tenants: jobs and USD per hour",
+            [
+                _top_tenants("TenantJobsSucceeded", "succeeded"),
+                _top_tenants("TenantJobsFailed", "failed"),
+                _top_tenants("TenantCostUsd", "cost (USD)", right_axis=True),
+            ],
+            period=3600,
+        ),
     ]
     return {"widgets": _laid_out(widgets, region)}
 
@@ -180,6 +189,19 @@ def _sqs(metric: str, queue: str, label: str, stat: str) -> list[Any]:
 
 def _lambda(metric: str, function: str, label: str) -> list[Any]:
     return ["AWS/Lambda", metric, "FunctionName", function, {"label": label, "stat": "Sum"}]
+
+
+def _top_tenants(metric: str, label: str, *, right_axis: bool = False) -> list[Any]:
+    """A Metrics Insights query: the 10 tenants with the most of ``metric`` (the worker's
+    per-tenant blobs carry the dimension Tenant only)."""
+    query = (  # our own constant names only: nothing here comes from a request
+        f"SELECT SUM({metric}) FROM SCHEMA({METRICS_NAMESPACE}, Tenant)"  # noqa: S608
+        " GROUP BY Tenant ORDER BY SUM() DESC LIMIT 10"
+    )
+    options: dict[str, Any] = {"expression": query, "label": label, "id": metric.lower()}
+    if right_axis:
+        options["yAxis"] = "right"
+    return [options]
 
 
 def _worker(metric: str, label: str, stat: str, *, right_axis: bool = False) -> list[Any]:

@@ -83,3 +83,17 @@ def test_every_function_has_its_errors_and_throttles_graphed(stack_runner: Stack
     }
     for title in ("Lambda errors", "Lambda throttles"):
         assert {m[3] for m in _metrics(widgets, title)} == functions
+
+
+def test_the_busiest_tenants_are_queried_from_the_worker_per_tenant_metrics(
+    stack_runner: StackRunner,
+) -> None:
+    _, widgets = _widgets(stack_runner, "dev")
+    emitted = set(re.findall(r'name="(\w+)"', inspect.getsource(worker_metrics)))
+    [tenants] = [w for w in widgets if "tenants" in w["properties"]["title"]]
+    queries = [m[0]["expression"] for m in tenants["properties"]["metrics"]]
+
+    named = {re.search(r"SUM\((\w+)\)", query).group(1) for query in queries}  # type: ignore[union-attr]
+    assert named == {"TenantJobsSucceeded", "TenantJobsFailed", "TenantCostUsd"}
+    assert named <= emitted
+    assert all("SCHEMA(GenAiOnAws, Tenant) GROUP BY Tenant" in query for query in queries)

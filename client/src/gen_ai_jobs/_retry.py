@@ -11,6 +11,8 @@ from tenacity.wait import wait_exponential, wait_random
 from gen_ai_jobs.errors import APIConnectionError, APIError
 
 RETRY_STATUSES = frozenset({429, 503})
+# A 503 that is not transient: the API has no keys configured, and waiting will not add one.
+NOT_RETRIED_CODES = frozenset({"auth_not_configured"})
 # A request with the same Idempotency-Key is still running: its answer will be there shortly.
 RETRY_CONFLICT_CODES = frozenset({"idempotency_key_in_progress"})
 # A server asking for longer than this is waited for this long; the attempts stay bounded.
@@ -21,11 +23,13 @@ _backoff = wait_exponential(multiplier=0.5, max=8.0) + wait_random(0, 0.5)
 
 
 def is_retryable(error: BaseException) -> bool:
-    """Connection failures, 429, 503 and an idempotent request still in progress; never any
-    other 4xx (sending it again would get the same answer)."""
+    """Connection failures, 429, 503 (but `auth_not_configured`) and an idempotent request
+    still in progress; never any other 4xx (sending it again would get the same answer)."""
     if isinstance(error, APIConnectionError):
         return True
     if isinstance(error, APIError):
+        if error.code in NOT_RETRIED_CODES:
+            return False
         return error.status_code in RETRY_STATUSES or (
             error.status_code == 409 and error.code in RETRY_CONFLICT_CODES
         )

@@ -69,7 +69,8 @@ class BadRequestError(APIError):
 
 
 class AuthenticationError(APIError):
-    """401: the API key is missing or wrong (pass `api_key=` or set GEN_AI_API_KEY)."""
+    """401: the API key is missing or wrong (pass `api_key=` or set GEN_AI_API_KEY); or 503
+    `auth_not_configured`: the API has no keys yet, so it serves nobody (not retried)."""
 
 
 class NotFoundError(APIError):
@@ -101,6 +102,9 @@ _BY_STATUS: dict[int, type[APIError]] = {
     429: RateLimitError,
 }
 
+# Codes whose class is not their status's: retrying or another key cannot help.
+_BY_CODE: dict[str, type[APIError]] = {"auth_not_configured": AuthenticationError}
+
 _HINTS = {401: " Check the API key (api_key=, --api-key or GEN_AI_API_KEY)."}
 
 
@@ -111,7 +115,11 @@ def error_from_response(response: httpx.Response, *, api_key: str | None) -> API
     status = response.status_code
     code = str(body.get("code") or f"http_{status}")
     message = str(body.get("error") or response.reason_phrase or "error") + _HINTS.get(status, "")
-    cls = _BY_STATUS.get(status) or (InternalServerError if status >= 500 else APIError)
+    cls = (
+        _BY_CODE.get(code)
+        or _BY_STATUS.get(status)
+        or (InternalServerError if status >= 500 else APIError)
+    )
     return cls(
         redact(message, api_key),
         status_code=status,

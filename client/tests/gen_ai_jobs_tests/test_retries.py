@@ -10,6 +10,7 @@ import pytest
 
 from gen_ai_jobs import (
     APIConnectionError,
+    AuthenticationError,
     BadRequestError,
     Client,
     ConflictError,
@@ -64,6 +65,19 @@ def test_retries_are_bounded_then_the_last_error_is_raised(api: FakeApi) -> None
     assert raised.value.code == "queue_unavailable"
     assert len(api.requests) == 3
     assert api.sleeps == [1.0, 1.0]
+
+
+def test_an_api_without_keys_is_an_authentication_error_at_once_not_retried(
+    api: FakeApi, client: Client
+) -> None:
+    api.fail_next(times=5, status=503, code="auth_not_configured")
+
+    with pytest.raises(AuthenticationError) as raised:
+        client.submit(task="complete", input={"prompt": "a"})
+
+    assert (raised.value.status_code, raised.value.code) == (503, "auth_not_configured")
+    assert len(api.requests) == 1
+    assert api.sleeps == []
 
 
 def test_max_retries_zero_sends_once(api: FakeApi) -> None:

@@ -41,6 +41,9 @@ TASK_INPUTS: dict[str, dict[str, Any]] = {
 }
 
 
+TENANT = "acme"  # the submitting tenant: the only one that may read its jobs
+
+
 @pytest.fixture
 def worker_env(
     monkeypatch: pytest.MonkeyPatch, aws: StackResources, fake_llm: FakeLLMServer
@@ -86,7 +89,7 @@ def _submit_and_deliver(
         jobs=jobs,
         queues=JobQueues(client=sqs, lane_urls={lane: url for lane, (url, _) in lanes.items()}),
         job=NewJob(task=task, payload=payload, model=model, priority=priority),
-        tenant="key-0123456789abcdef",
+        tenant=TENANT,
         request_id="req-contract",
         now=datetime.now(UTC),
     )
@@ -111,7 +114,7 @@ def test_a_job_the_api_submits_for_each_task_is_run_by_the_worker(
     jobs, job_id, response = _submit_and_deliver(worker_env, task=task, payload=payload)
     # THEN the message is acknowledged and the API reads back a result of the task's model
     assert response == {"batchItemFailures": []}
-    job = jobs.get_job(job_id=job_id, now=datetime.now(UTC))
+    job = jobs.get_job(job_id=job_id, tenant=TENANT, now=datetime.now(UTC))
     assert job is not None
     assert (job.status, job.attempts, job.task) == ("succeeded", 1, task)
     TASKS[task].result_model.model_validate(job.result)
@@ -124,7 +127,7 @@ def test_the_extracted_user_reaches_the_api_unchanged(worker_env: StackResources
     jobs, job_id, _ = _submit_and_deliver(
         worker_env, task="extract_user", payload=TASK_INPUTS["extract_user"]
     )
-    job = jobs.get_job(job_id=job_id, now=datetime.now(UTC))
+    job = jobs.get_job(job_id=job_id, tenant=TENANT, now=datetime.now(UTC))
     assert job is not None
     assert User.model_validate(job.result) == User(name="Jason", age=25, email="jason@example.com")
 
@@ -135,7 +138,7 @@ def test_the_model_a_client_chose_travels_to_the_worker(
     jobs, job_id, _ = _submit_and_deliver(
         worker_env, task="complete", payload=TASK_INPUTS["complete"], model="openai/other-model"
     )
-    job = jobs.get_job(job_id=job_id, now=datetime.now(UTC))
+    job = jobs.get_job(job_id=job_id, tenant=TENANT, now=datetime.now(UTC))
     assert job is not None
     assert job.model == "openai/other-model"
 
@@ -149,7 +152,7 @@ def test_a_job_from_each_lane_is_run_and_keeps_its_priority(
     )
 
     assert response == {"batchItemFailures": []}
-    job = jobs.get_job(job_id=job_id, now=datetime.now(UTC))
+    job = jobs.get_job(job_id=job_id, tenant=TENANT, now=datetime.now(UTC))
     assert job is not None
     assert (job.status, job.priority) == ("succeeded", priority)
 
@@ -159,7 +162,7 @@ def test_a_failed_job_is_readable_by_the_api(worker_env: StackResources) -> None
         worker_env, task="extract_user", payload={"text": "nobody is described here"}
     )
     assert response == {"batchItemFailures": []}
-    job = jobs.get_job(job_id=job_id, now=datetime.now(UTC))
+    job = jobs.get_job(job_id=job_id, tenant=TENANT, now=datetime.now(UTC))
     assert job is not None
     assert job.status == "failed"
     assert job.error is not None

@@ -95,7 +95,12 @@ def test_invalid_setting_fails_naming_the_variable(
 
 
 @pytest.mark.parametrize(
-    "raw", ["key-one,key-two", " key-one , key-two ,", '["key-one", "key-two"]']
+    "raw",
+    [
+        "key-one-0123456789,key-two-0123456789",
+        " key-one-0123456789 , key-two-0123456789 ,",
+        '["key-one-0123456789", "key-two-0123456789"]',
+    ],
 )
 def test_api_keys_accept_a_comma_separated_string_or_a_json_list(
     monkeypatch: pytest.MonkeyPatch, raw: str
@@ -105,7 +110,7 @@ def test_api_keys_accept_a_comma_separated_string_or_a_json_list(
 
     keys = load_settings(Settings).api_keys
 
-    assert (keys.tenant_of("key-one"), keys.tenant_of("key-two")) == ("default", "default")
+    assert keys.tenant_of("key-one-0123456789") == keys.tenant_of("key-two-0123456789") == "default"
     assert keys.key_count == 2
 
 
@@ -157,7 +162,7 @@ def test_sensitive_values_come_from_the_secret(
     create_secret(
         {
             "LLM_API_KEY": "sk-from-secret",
-            "API_KEYS": ["client-a", "client-b"],
+            "API_KEYS": ["client-a-0123456789", "client-b-0123456789"],
             "LANGFUSE_SECRET_KEY": "lf-secret",
         }
     )
@@ -169,7 +174,8 @@ def test_sensitive_values_come_from_the_secret(
     # THEN the values are the secret's, as SecretStr
     assert settings.llm_api_key is not None
     assert settings.llm_api_key.get_secret_value() == "sk-from-secret"
-    assert settings.api_keys.tenant_of("client-a") == settings.api_keys.tenant_of("client-b")
+    tenants = {settings.api_keys.tenant_of(f"client-{n}-0123456789") for n in "ab"}
+    assert tenants == {"default"}
     assert settings.api_keys.key_count == 2
     assert settings.langfuse_secret_key is not None
     assert settings.langfuse_secret_key.get_secret_value() == "lf-secret"
@@ -179,7 +185,9 @@ def test_environment_wins_over_the_secret(
     monkeypatch: pytest.MonkeyPatch, aws: StackResources
 ) -> None:
     set_required(monkeypatch)
-    create_secret({"LLM_API_KEY": "sk-from-secret", "API_KEYS": "a,b"})
+    create_secret(
+        {"LLM_API_KEY": "sk-from-secret", "API_KEYS": "key-a-0123456789ab,key-b-0123456789ab"}
+    )
     monkeypatch.setenv("APP_SECRET_ID", SECRET_NAME)
     monkeypatch.setenv("LLM_API_KEY", "sk-from-env")
 
@@ -194,14 +202,14 @@ def test_environment_wins_over_the_secret(
 def test_the_secret_may_hold_api_keys_by_tenant_as_an_object_or_a_json_string(
     monkeypatch: pytest.MonkeyPatch, aws: StackResources, stored_as: str
 ) -> None:
-    by_tenant = {"acme": ["acme-key-1"], "beta": [hashed_entry("beta-key-1")]}
+    by_tenant = {"acme": ["acme-key-0123456789"], "beta": [hashed_entry("beta-key-0123456789")]}
     set_required(monkeypatch)
     create_secret({"API_KEYS": by_tenant if stored_as == "object" else json.dumps(by_tenant)})
     monkeypatch.setenv("APP_SECRET_ID", SECRET_NAME)
 
     keys = load_settings(Settings).api_keys
 
-    assert (keys.tenant_of("acme-key-1"), keys.tenant_of("beta-key-1")) == ("acme", "beta")
+    assert (keys.tenant_of("acme-key-0123456789"), keys.tenant_of("beta-key-0123456789")) == ("acme", "beta")
 
 
 def test_wrongly_typed_secret_value_fails_naming_the_variable(

@@ -48,7 +48,7 @@ def test_the_object_form_maps_keys_to_tenants_plain_or_hashed() -> None:
     }
 
 
-@pytest.mark.parametrize("value", [None, "", "  ", "[]", "{}", [], ",,"])
+@pytest.mark.parametrize("value", [None, "", "  ", "[]", "{}", [], ",,", '{"acme": []}'])
 def test_nothing_configured_is_an_empty_keyring(value: object) -> None:
     assert not parse_api_keys(value)
 
@@ -60,9 +60,16 @@ def _json(value: object) -> str:
 @pytest.mark.parametrize(
     ("value", "problem"),
     [
-        (_json({"Team A": [KEY_A]}), "tenant name 'Team A' must be 1 to 64"),
-        (_json({"a" * 65: [KEY_A]}), "must be 1 to 64"),
-        (_json({"": [KEY_A]}), "tenant name '' must be"),
+        (_json({"Team A": [KEY_A]}), "tenant name 1 (6 characters) must be 1 to 64"),
+        (_json({"b": [KEY_B], "a" * 65: [KEY_A]}), "tenant name 2 (65 characters) must be 1 to"),
+        (_json({"": [KEY_A]}), "tenant name 1 (0 characters) must be"),
+        # keys written where tenant names belong: refused, and never quoted
+        (
+            _json({"gaj_" + KEY_A.replace("-", "_"): ["acme"]}),
+            "tenant name 1 (30 characters) looks",
+        ),
+        (_json({"ab" * 32: ["acme-tenant-key-0"]}), "looks like a key"),
+        (_json({"a": ["short-key"]}), "must be 16 to 512 printable ASCII"),
         (_json({"a": KEY_A}), "tenant 'a' must map to a JSON list of keys"),
         (_json({"a": [42]}), "entry 1 of tenant 'a' is not a string"),
         (_json({"a": ["sha256:" + "ab" * 31]}), "entry 1 of tenant 'a' starts with sha256: but"),
@@ -79,6 +86,7 @@ def test_a_malformed_value_names_the_problem_never_the_key(value: str, problem: 
     message = str(raised.value)
     assert problem in message
     assert KEY_A not in message
+    assert KEY_A.replace("-", "_") not in message
     assert "ab" * 31 not in message
     assert raised.value.__cause__ is None
     assert raised.value.__suppress_context__ or raised.value.__context__ is None
@@ -100,7 +108,7 @@ def test_adding_an_entry_turns_a_list_into_the_object_form_and_keeps_every_key()
     assert with_entry(entries, "team-c", hashed_entry(key)) == entries  # no duplicate
     with pytest.raises(ApiKeysError, match="already listed for tenant 'default'"):
         with_entry(entries, "team-d", hashed_entry(KEY_A))
-    with pytest.raises(ApiKeysError, match="tenant name 'Team D'"):
+    with pytest.raises(ApiKeysError, match=r"the tenant name \(6 characters\) must be"):
         with_entry(entries, "Team D", hashed_entry(key))
 
 

@@ -44,12 +44,13 @@ async def authenticate(request: Request, api_key: ApiKeyDep) -> str:
         await run_blocking(request, keyring.refresh)
     tenant = _tenant_of(keyring.keys, api_key)
     if tenant is None and keyring.may_refresh_after_miss():  # a key added since?
-        await run_blocking(request, keyring.refresh)
+        checked_at = keyring.checkpoint()
+        await run_blocking(request, lambda: keyring.refresh(unless_tried_since=checked_at))
         tenant = _tenant_of(keyring.keys, api_key)
     if tenant is None:
         if keyring.keys:
             raise HTTPException(status_code=401)  # body and code: api/errors.py
-        if not settings.allow_anonymous:
+        if not (settings.allow_anonymous and keyring.may_be_anonymous):
             raise ApiError(503, "auth_not_configured", AUTH_NOT_CONFIGURED)
         tenant = DEFAULT_TENANT
     bind_tenant(tenant)

@@ -7,8 +7,10 @@ to be recycled. So the keyring re-reads `API_KEYS` from the secret named by `APP
 - and when a request presents a key it does not know (or no keys are configured yet), at most
   once per 30 s, so a new key works at once and a caller spraying wrong keys costs at most two
   Secrets Manager reads a minute.
-A failed or malformed re-read keeps the keys in force and is logged (never with a key). Nothing
-is re-read when `API_KEYS` comes from the environment (it wins over the secret).
+A failed or malformed re-read keeps the keys in force, is logged (never with a key) and is not
+tried again for 30 s. Once keys were configured, removing them all closes the API (503) even
+with ALLOW_ANONYMOUS: a revocation must never open it. Nothing is re-read when `API_KEYS` comes
+from the environment (it wins over the secret).
 """
 
 import json
@@ -39,6 +41,7 @@ class Keyring:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._keys = settings.api_keys
+        self._ever_had_keys = bool(settings.api_keys)
         self._read_secret = read_secret
         self._clock = clock
         self._every = settings.api_keys_refresh_seconds
@@ -50,17 +53,35 @@ class Keyring:
     def keys(self) -> ApiKeyring:
         return self._keys
 
+    @property
+    def may_be_anonymous(self) -> bool:
+        """False once any keys were configured: ALLOW_ANONYMOUS only opens a keyless start."""
+        return not self._ever_had_keys
+
+    def checkpoint(self) -> float:
+        """Now, on the keyring's clock: pass it to `refresh(unless_tried_since=...)`."""
+        return self._clock()
+
     def due(self) -> bool:
-        """Time for the periodic re-read."""
-        return self._refreshable and 0 < self._every <= self._clock() - self._loaded_at
+        """Time for the periodic re-read (and no attempt, failed or not, in the last 30 s)."""
+        now = self._clock()
+        return (
+            self._refreshable
+            and 0 < self._every <= now - self._loaded_at
+            and now - self._tried_at >= MISS_REFRESH_SECONDS
+        )
 
     def may_refresh_after_miss(self) -> bool:
         """An unknown key (or none configured) may re-read, if none did for a while."""
         return self._refreshable and self._clock() - self._tried_at >= MISS_REFRESH_SECONDS
 
-    def refresh(self) -> None:
-        """Re-read `API_KEYS` from the secret (blocking); keep the current keys on failure."""
+    def refresh(self, *, unless_tried_since: float | None = None) -> None:
+        """Re-read `API_KEYS` from the secret (blocking); keep the current keys on failure.
+        ``unless_tried_since``: skip it if another request re-read since then (concurrent
+        requests with unknown keys make one read, not one each)."""
         with self._lock:
+            if unless_tried_since is not None and self._tried_at >= unless_tried_since:
+                return
             self._tried_at = self._clock()
             try:
                 keys = parse_api_keys(_api_keys_value(self._read_secret()))
@@ -70,10 +91,16 @@ class Keyring:
                     "API keys not refreshed: secret unreadable", extra={"reason": reason}
                 )
                 return
-            except (ApiKeysError, ValueError) as exc:  # its message never holds a key
+            except ApiKeysError as exc:  # its message never holds a key
+                reason = str(exc)
                 logger.error(
-                    "API keys not refreshed: API_KEYS is invalid", extra={"reason": str(exc)}
+                    "API keys not refreshed: API_KEYS is invalid", extra={"reason": reason}
                 )
+                return
+            except Exception as exc:
+                # Only the type: a parser's message may quote the secret's text.
+                reason = type(exc).__name__
+                logger.error("API keys not refreshed: unusable secret", extra={"reason": reason})
                 return
             if keys != self._keys:
                 logger.info(
@@ -81,6 +108,7 @@ class Keyring:
                     extra={"tenants": sorted(keys.tenants), "keys": keys.key_count},
                 )
             self._keys = keys
+            self._ever_had_keys = self._ever_had_keys or bool(keys)
             self._loaded_at = self._tried_at
 
 
@@ -97,7 +125,10 @@ def now() -> float:
 
 def _read_secret(settings: Settings) -> dict[str, Any]:
     client = create_secrets_client(settings.aws_region)
-    secret_string = client.get_secret_value(SecretId=str(settings.app_secret_id))["SecretString"]
+    response = client.get_secret_value(SecretId=str(settings.app_secret_id))
+    secret_string = response.get("SecretString")
+    if secret_string is None:
+        raise ValueError("the secret's value is binary, not a JSON object")
     value = json.loads(secret_string or "{}")
     if not isinstance(value, dict):
         raise ValueError("the secret is not a JSON object")

@@ -202,7 +202,7 @@ def test_the_auth_mode_is_logged_once_at_start_up(
 @pytest.mark.parametrize(
     ("value", "problem"),
     [
-        ('{"Acme Corp": ["%s"]}', "tenant name 'Acme Corp' must be 1 to 64"),
+        ('{"Acme Corp": ["%s"]}', "tenant name 1 (9 characters) must be 1 to 64"),
         ('{"acme": ["%s"], "beta": ["%s"]}', "already listed for tenant 'acme'"),
         ('{"acme": "%s"}', "tenant 'acme' must map to a JSON list"),
         ('{"acme": ["%s"]', "API_KEYS is not valid JSON"),

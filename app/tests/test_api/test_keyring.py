@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -173,3 +174,61 @@ def test_keys_from_the_environment_are_never_reread(
         assert status(client, OLD) == 200
 
     assert reads.count == 0
+
+
+def test_a_failed_periodic_reread_waits_30_s_before_the_next(
+    secret_client: TestClient, clock: ManualClock, reads: SecretReads
+) -> None:
+    boto3.client("secretsmanager", region_name="us-east-1").delete_secret(
+        SecretId=SECRET, ForceDeleteWithoutRecovery=True
+    )
+    clock.now += 300
+
+    assert [status(secret_client, OLD) for _ in range(5)] == [200] * 5
+    assert reads.count == 1
+    clock.now += 30
+    assert status(secret_client, OLD) == 200
+    assert reads.count == 2
+
+
+def test_a_binary_secret_keeps_the_keys_and_is_not_a_500(
+    secret_client: TestClient, clock: ManualClock, captured_logs: Any
+) -> None:
+    boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
+        SecretId=SECRET, SecretBinary=b"\x00\x01 not json"
+    )
+    clock.now += 300
+
+    assert status(secret_client, OLD) == 200
+    [line] = captured_logs.with_message("API keys not refreshed: unusable secret")
+    assert line["reason"] == "ValueError"
+
+
+@pytest.mark.parametrize("emptied", [None, "", []])
+def test_removing_every_key_closes_the_api_even_with_allow_anonymous(
+    secret_client: TestClient, clock: ManualClock, reconfigure: Any, emptied: Any
+) -> None:
+    # GIVEN an instance started with keys and ALLOW_ANONYMOUS=true (ignored while keys exist)
+    reconfigure(ALLOW_ANONYMOUS="true")
+    keyring.keyring_for.cache_clear()
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        assert client.get("/tasks").status_code == 401
+
+        # WHEN every key is removed from the secret (the last one revoked)
+        put_api_keys(emptied)
+        clock.now += 300
+
+        # THEN the API fails closed: a revocation never opens it
+        assert status(client, OLD) == 503
+        assert client.get("/tasks").json()["code"] == "auth_not_configured"
+
+
+def test_concurrent_requests_with_unknown_keys_make_one_read(
+    secret_client: TestClient, clock: ManualClock, reads: SecretReads
+) -> None:
+    clock.now += 31
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda n: status(secret_client, f"unknown-key-{n:08d}"), range(16)))
+
+    assert answers == [401] * 16
+    assert reads.count == 1

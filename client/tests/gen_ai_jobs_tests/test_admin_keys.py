@@ -31,7 +31,7 @@ REGION = "us-east-1"
 SECRET_NAME = "gen-ai-on-aws-dev-app-secrets"  # devstack.stack.SECRET_NAME
 PROVIDER_KEY = "sk-provider-0123456789"  # other values of the secret: never shown, never lost
 SIGNING_SECRET = "whsec_c2lnbmluZy1zZWNyZXQtZm9yLXRlc3Rz"
-OLD_KEY = "old-key-one"
+OLD_KEY = "old-key-one-0123456789"
 KEY_PATTERN = re.compile(r"gaj_[A-Za-z0-9_-]{43}")
 AWS_ENV = ("AWS_ENDPOINT_URL", "GEN_AI_STACK_PREFIX", "GEN_AI_STACK_OUTPUTS", "AWS_PROFILE")
 
@@ -160,7 +160,7 @@ def test_a_bad_tenant_name_is_exit_2_and_nothing_is_written(secrets: Secrets, te
     result = admin("keys", "create", "--tenant", tenant, "--apply")
 
     assert result.exit_code == 2, shown(result)
-    assert "error: --tenant: tenant name" in result.stderr
+    assert "error: --tenant: the tenant name" in result.stderr
     assert not KEY_PATTERN.search(shown(result))  # no key printed for a key never stored
     assert secrets.version_count() == 1
     assert secrets.values() == {"API_KEYS": OLD_KEY}
@@ -188,7 +188,7 @@ def test_apply_adds_the_key_and_keeps_every_other_value(secrets: Secrets) -> Non
     secrets.put(
         {
             "LLM_API_KEY": PROVIDER_KEY,
-            "API_KEYS": f"{OLD_KEY}, old-key-two",
+            "API_KEYS": f"{OLD_KEY}, old-key-two-0123456789",
             "WEBHOOK_SIGNING_SECRET": SIGNING_SECRET,
         }
     )
@@ -202,11 +202,11 @@ def test_apply_adds_the_key_and_keeps_every_other_value(secrets: Secrets) -> Non
     assert list(values) == ["LLM_API_KEY", "API_KEYS", "WEBHOOK_SIGNING_SECRET"]
     keyring = secrets.keyring()
     assert keyring.tenant_of(key) == "acme"
-    assert keyring.tenant_of(OLD_KEY) == keyring.tenant_of("old-key-two") == "default"
+    assert keyring.tenant_of(OLD_KEY) == keyring.tenant_of("old-key-two-0123456789") == "default"
     assert key not in values["API_KEYS"]  # stored as its digest only
     assert "tenant 'acme' now has 1 key." in result.stdout
-    assert "cold start" in result.stdout
-    for value in (PROVIDER_KEY, SIGNING_SECRET, OLD_KEY, "old-key-two"):
+    assert "works on its first request" in result.stdout
+    for value in (PROVIDER_KEY, SIGNING_SECRET, OLD_KEY, "old-key-two-0123456789"):
         assert value not in shown(result)
 
 
@@ -292,9 +292,12 @@ def test_apply_to_a_missing_secret_is_exit_2_and_creates_nothing(secrets: Secret
 @pytest.mark.parametrize(
     ("stored", "problem"),
     [
-        ({"API_KEYS": {"Not A Tenant": ["leaky-key-1"]}}, "tenant name 'Not A Tenant'"),
+        (
+            {"API_KEYS": {"Not A Tenant": ["leaky-key-0123456789"]}},
+            "tenant name 1 (12 characters) must be",
+        ),
         ({"API_KEYS": '{"acme": ["leaky key 1"]}'}, "entry 1 of tenant 'acme'"),
-        ({"API_KEYS": '["leaky-key-1"'}, "not valid JSON"),
+        ({"API_KEYS": '["leaky-key-0123456789"'}, "not valid JSON"),
     ],
 )
 def test_a_malformed_api_keys_is_exit_1_and_left_as_it_was(
@@ -466,7 +469,9 @@ def test_list_without_keys_says_the_api_fails_closed(
 
 
 def test_list_of_a_malformed_api_keys_is_exit_1_naming_no_key(secrets: Secrets) -> None:
-    duplicate = json.dumps({"acme": ["leaky-key-1"], "beta": [hashed_entry("leaky-key-1")]})
+    duplicate = json.dumps(
+        {"acme": ["leaky-key-0123456789"], "beta": [hashed_entry("leaky-key-0123456789")]}
+    )
     secrets.put({"API_KEYS": duplicate})
 
     result = admin("keys", "list")
@@ -474,7 +479,7 @@ def test_list_of_a_malformed_api_keys_is_exit_1_naming_no_key(secrets: Secrets) 
     assert result.exit_code == 1
     assert "entry 1 of tenant 'beta' is a key already listed for tenant 'acme'" in result.stderr
     assert "leaky" not in shown(result)
-    assert key_digest("leaky-key-1") not in shown(result)
+    assert key_digest("leaky-key-0123456789") not in shown(result)
 
 
 def test_list_of_a_missing_secret_is_exit_2(secrets: Secrets) -> None:
@@ -520,3 +525,29 @@ def test_devstack_apply_creates_the_secret_it_lacks(moto_server: str) -> None:
     keyring = Secrets(client).keyring()
     assert (keyring.tenant_of(key), keyring.tenant_of(second)) == ("acme", "beta")
     assert sorted(json.loads(listed.stdout)["tenants"]) == ["acme", "beta"]
+
+
+def test_a_concurrent_change_that_replaced_ours_is_reported(
+    secrets: Secrets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN another run that writes the secret right after ours (there is no lock)
+    from gen_ai_jobs.cli.admin import keys as keys_command
+
+    secrets.put({"API_KEYS": json.dumps({"beta": [hashed_entry(OLD_KEY)]})})
+    write = keys_command.write_app_secret
+
+    def overtaken(session: Any, secret: Any, values: dict[str, Any]) -> None:
+        write(session, secret, values)
+        secrets.client.put_secret_value(  # the other run's write, from what it had read
+            SecretId=secrets.name,
+            SecretString=json.dumps({"API_KEYS": json.dumps({"beta": [hashed_entry(OLD_KEY)]})}),
+        )
+
+    monkeypatch.setattr(keys_command, "write_app_secret", overtaken)
+
+    result = admin("keys", "create", "--tenant", "acme", "--apply")
+
+    # THEN the command says its entry was lost instead of reporting success
+    assert result.exit_code == 1
+    assert "another change to the app secret replaced this one" in result.stderr
+    assert "now has" not in result.stdout

@@ -26,8 +26,11 @@ DEFAULT_TENANT = "default"
 HASH_PREFIX = "sha256:"
 TENANT_PATTERN = re.compile(r"[a-z0-9_-]{1,64}")
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
-# Printable ASCII without spaces: what an HTTP header carries unchanged.
-_PLAIN_KEY = re.compile(r"[\x21-\x7e]{1,512}")
+# Printable ASCII without spaces (what an HTTP header carries unchanged), long enough not to be
+# guessed, and not mistaken for a tenant name written where a key belongs (or the reverse).
+_PLAIN_KEY = re.compile(r"[\x21-\x7e]{16,512}")
+# Tenant names that look like keys: `{"<key>": ["<tenant>"]}` written the wrong way round.
+_KEY_LIKE_NAME = re.compile(r"gaj_.*|[0-9a-f]{32,}")
 # Generated keys: a recognisable prefix (secret scanners match on it) and 256 random bits.
 KEY_PREFIX = "gaj_"
 FINGERPRINT_HEX = 12
@@ -139,7 +142,10 @@ def api_key_entries(value: Any) -> dict[str, list[str]]:
         keys = [key for key in keys if key]
         return {DEFAULT_TENANT: keys} if keys else {}
     if isinstance(value, Mapping):
-        return {_tenant_name(name): _tenant_keys(name, keys) for name, keys in value.items()}
+        return {
+            _tenant_name(name, position): _tenant_keys(name, keys)
+            for position, (name, keys) in enumerate(value.items(), start=1)
+        }
     raise ApiKeysError(
         "API_KEYS must be a comma-separated list, a JSON list, or a JSON object of tenant"
         f" names to lists of keys (got {type(value).__name__})"
@@ -149,7 +155,7 @@ def api_key_entries(value: Any) -> dict[str, list[str]]:
 def with_entry(value: Any, tenant: str, entry: str) -> dict[str, list[str]]:
     """``value`` (any accepted form) in object form with ``entry`` added to ``tenant``."""
     entries = api_key_entries(value)
-    name = _tenant_name(tenant)
+    name = _tenant_name(tenant, None)
     _entry_digest(entry, name, len(entries.get(name, [])) + 1)  # a valid entry, or raise
     entries.setdefault(name, [])
     if entry not in entries[name]:
@@ -158,13 +164,23 @@ def with_entry(value: Any, tenant: str, entry: str) -> dict[str, list[str]]:
     return entries
 
 
-def _tenant_name(name: Any) -> str:
+def tenant_name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot be a tenant, or None. Never quotes it: a rejected name may be a key
+    written where the tenant belongs."""
     if not isinstance(name, str) or not TENANT_PATTERN.fullmatch(name):
-        shown = name if isinstance(name, str) and len(name) <= 80 else "(too long)"
-        raise ApiKeysError(
-            f"API_KEYS: tenant name {shown!r} must be 1 to 64 of a-z, 0-9, '_' and '-'"
-        )
-    return name
+        return "must be 1 to 64 of a-z, 0-9, '_' and '-'"
+    if _KEY_LIKE_NAME.fullmatch(name):
+        return 'looks like a key (gaj_... or 32+ hex digits): the form is {"tenant": ["key"]}'
+    return None
+
+
+def _tenant_name(name: Any, position: int | None) -> str:
+    problem = tenant_name_problem(name)
+    if problem is not None:
+        which = "the tenant name" if position is None else f"tenant name {position}"
+        length = len(name) if isinstance(name, str) else 0
+        raise ApiKeysError(f"API_KEYS: {which} ({length} characters) {problem}")
+    return str(name)
 
 
 def _tenant_keys(tenant: Any, keys: Any) -> list[str]:
@@ -188,6 +204,6 @@ def _entry_digest(entry: str, tenant: str, position: int) -> bytes:
         return bytes.fromhex(hex_digest)
     if not _PLAIN_KEY.fullmatch(entry):
         raise ApiKeysError(
-            f"API_KEYS: {where} must be 1 to 512 printable ASCII characters without spaces"
+            f"API_KEYS: {where} must be 16 to 512 printable ASCII characters without spaces"
         )
     return hashlib.sha256(entry.encode()).digest()

@@ -183,7 +183,7 @@ SECRET_VALUE = {
     "LLM_API_KEY": "sk-test-not-a-real-key",
     "LANGFUSE_PUBLIC_KEY": "pk-lf-test",
     "LANGFUSE_SECRET_KEY": "sk-lf-test",
-    "API_KEYS": "key-one,key-two",
+    "API_KEYS": '{"acme": ["sha256:' + "ab" * 32 + '"]}',
     "WEBHOOK_SIGNING_SECRET": "whsec_" + base64.b64encode(b"k" * 32).decode(),
 }
 

@@ -259,7 +259,7 @@ def test_each_environment_variable_names_the_same_resource_in_the_stack_and_the_
     dev_stack: StackModel, aws: StackResources
 ) -> None:
     # GIVEN the environment the devstack gives its Lambdas (with an API key: the secret too)
-    devstack = Devstack(DevstackConfig(api_keys="key"), progress=lambda _: None)
+    devstack = Devstack(DevstackConfig(api_keys="key-0123456789abcdef"), progress=lambda _: None)
     devstack.resources = aws
     with mock.patch.dict(os.environ):
         devstack._configure_environment()

@@ -156,6 +156,14 @@ def _apply(session: AwsSession, tenant: str, entry: str) -> int:
             f"the app secret {secret.name!r}: {error} (nothing was changed)", EXIT_FAILED
         ) from None
     write_app_secret(session, secret, secret.with_api_keys(merged))
+    # No lock in Secrets Manager: another run may have written between our read and write.
+    written = read_app_secret(session, session.targets.app_secret, missing_ok=False)
+    if entry not in api_keys.api_key_entries(written.api_keys).get(tenant, []):
+        raise AdminError(
+            "another change to the app secret replaced this one (run one at a time);"
+            " run the command again",
+            EXIT_FAILED,
+        )
     return len(merged[tenant])
 
 
@@ -167,9 +175,9 @@ def _when_it_applies(devstack: bool) -> str:
             " --api-keys holding this entry (and any keys it had)."
         )
     return (
-        "API instances read API_KEYS once, at cold start: new instances accept the key now,"
-        " warm ones once Lambda recycles them (a new function version or configuration"
-        " replaces them at once)."
+        "API instances re-read API_KEYS from the secret when a request brings a key they do"
+        " not know (at most every 30 s) and every API_KEYS_REFRESH_SECONDS (300): the key works"
+        " on its first request."
     )
 
 

@@ -209,7 +209,8 @@ def test_the_secret_may_hold_api_keys_by_tenant_as_an_object_or_a_json_string(
 
     keys = load_settings(Settings).api_keys
 
-    assert (keys.tenant_of("acme-key-0123456789"), keys.tenant_of("beta-key-0123456789")) == ("acme", "beta")
+    assert keys.tenant_of("acme-key-0123456789") == "acme"
+    assert keys.tenant_of("beta-key-0123456789") == "beta"
 
 
 def test_wrongly_typed_secret_value_fails_naming_the_variable(

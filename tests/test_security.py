@@ -568,6 +568,17 @@ def assert_secrets_were_in_use(stack: SecuredStack) -> None:
     assert langfuse_scope_public_keys(stack.collector) == {stack.secrets.langfuse_public_key}
 
 
+def observed_channels(
+    secured: SecuredStack,
+    debug_logs: LogCapture,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> dict[str, str]:
+    """Every channel of the test so far, stdout and stderr included."""
+    captured = capfd.readouterr()
+    return secured.channels(debug_logs, caplog, captured.out + captured.err)
+
+
 def test_secrets_never_leak_through_a_full_job_and_its_error_paths(
     secured: SecuredStack,
     debug_logs: LogCapture,
@@ -640,8 +651,7 @@ def test_secrets_never_leak_through_a_full_job_and_its_error_paths(
 
     assert_secrets_were_in_use(secured)
     # THEN no secret appears in any channel
-    captured = capfd.readouterr()
-    channels = secured.channels(debug_logs, caplog, captured.out + captured.err)
+    channels = observed_channels(secured, debug_logs, caplog, capfd)
     assert "job succeeded" in channels["our log lines"]
     assert find_leaks(channels, secured.secrets.needles()) == []
 
@@ -689,8 +699,7 @@ def test_another_tenant_learns_nothing_of_a_job_and_no_tenant_or_key_is_shown(
     assert "acme" not in payload
     assert "tenant" not in payload
     # AND no key nor its digest appears in any channel
-    captured = capfd.readouterr()
-    channels = secured.channels(debug_logs, caplog, captured.out + captured.err)
+    channels = observed_channels(secured, debug_logs, caplog, capfd)
     assert find_leaks(channels, secured.secrets.needles()) == []
 
 

@@ -63,7 +63,7 @@ def test_without_keys_the_api_is_opened_with_allow_anonymous(environment: None) 
     assert "APP_SECRET_ID" not in configured
 
 
-@pytest.mark.parametrize("keys", ["key-one,key-two", TENANT_KEYS])
+@pytest.mark.parametrize("keys", ["key-one-0123456789,key-two-0123456789", TENANT_KEYS])
 def test_with_keys_the_api_reads_them_from_the_secret_and_is_not_opened(
     environment: None, keys: str
 ) -> None:
@@ -152,7 +152,7 @@ def test_the_start_up_output_follows_an_auth_setting_of_this_environment(
 @pytest.mark.parametrize(
     ("keys", "problem"),
     [
-        ('{"Acme": ["k"]}', "tenant name 'Acme'"),
+        ('{"Acme": ["k"]}', "tenant name 1 (4 characters) must be"),
         ('{"acme": "not-a-list-secret"}', "must map to a JSON list"),
         ("[not json", "not valid JSON"),
         (",", "lists no key"),

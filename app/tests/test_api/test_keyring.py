@@ -34,8 +34,12 @@ class SecretReads:
         self.count += 1
 
 
+def secrets_manager() -> Any:
+    return boto3.client("secretsmanager", region_name="us-east-1")
+
+
 def put_api_keys(value: Any) -> None:
-    boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
+    secrets_manager().put_secret_value(
         SecretId=SECRET, SecretString=json.dumps({"LLM_API_KEY": "sk-x", "API_KEYS": value})
     )
 
@@ -58,7 +62,7 @@ def secret_client(
 ) -> Iterator[TestClient]:
     """The API with its keys in the secret (none in the environment), like a stack."""
     monkeypatch.delenv("ALLOW_ANONYMOUS")
-    boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+    secrets_manager().create_secret(
         Name=SECRET, SecretString=json.dumps({"API_KEYS": json.dumps({"acme": [OLD]})})
     )
     monkeypatch.setenv("APP_SECRET_ID", SECRET)
@@ -118,9 +122,7 @@ def test_a_failed_reread_keeps_the_keys_in_force_and_logs_no_key(
     broken: str,
 ) -> None:
     if broken == "unreadable":
-        boto3.client("secretsmanager", region_name="us-east-1").delete_secret(
-            SecretId=SECRET, ForceDeleteWithoutRecovery=True
-        )
+        secrets_manager().delete_secret(SecretId=SECRET, ForceDeleteWithoutRecovery=True)
     else:
         put_api_keys(json.dumps({"Acme Corp": [NEW]}))
 
@@ -141,9 +143,7 @@ def test_a_fail_closed_instance_serves_once_the_first_key_is_added(
 ) -> None:
     # GIVEN a fresh stack: an empty secret, no keys, so 503 auth_not_configured
     monkeypatch.delenv("ALLOW_ANONYMOUS")
-    boto3.client("secretsmanager", region_name="us-east-1").create_secret(
-        Name=SECRET, SecretString="{}"
-    )
+    secrets_manager().create_secret(Name=SECRET, SecretString="{}")
     monkeypatch.setenv("APP_SECRET_ID", SECRET)
     with TestClient(create_app(), raise_server_exceptions=False) as client:
         assert client.get("/tasks").json()["code"] == "auth_not_configured"
@@ -160,9 +160,7 @@ def test_a_fail_closed_instance_serves_once_the_first_key_is_added(
 def test_keys_from_the_environment_are_never_reread(
     api_env: StackResources, monkeypatch: pytest.MonkeyPatch, clock: ManualClock, reads: SecretReads
 ) -> None:
-    boto3.client("secretsmanager", region_name="us-east-1").create_secret(
-        Name=SECRET, SecretString=json.dumps({"API_KEYS": NEW})
-    )
+    secrets_manager().create_secret(Name=SECRET, SecretString=json.dumps({"API_KEYS": NEW}))
     monkeypatch.setenv("APP_SECRET_ID", SECRET)
     monkeypatch.setenv("API_KEYS", OLD)  # the environment wins over the secret
     with TestClient(create_app(), raise_server_exceptions=False) as client:
@@ -179,9 +177,7 @@ def test_keys_from_the_environment_are_never_reread(
 def test_a_failed_periodic_reread_waits_30_s_before_the_next(
     secret_client: TestClient, clock: ManualClock, reads: SecretReads
 ) -> None:
-    boto3.client("secretsmanager", region_name="us-east-1").delete_secret(
-        SecretId=SECRET, ForceDeleteWithoutRecovery=True
-    )
+    secrets_manager().delete_secret(SecretId=SECRET, ForceDeleteWithoutRecovery=True)
     clock.now += 300
 
     assert [status(secret_client, OLD) for _ in range(5)] == [200] * 5
@@ -194,9 +190,7 @@ def test_a_failed_periodic_reread_waits_30_s_before_the_next(
 def test_a_binary_secret_keeps_the_keys_and_is_not_a_500(
     secret_client: TestClient, clock: ManualClock, captured_logs: Any
 ) -> None:
-    boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
-        SecretId=SECRET, SecretBinary=b"\x00\x01 not json"
-    )
+    secrets_manager().put_secret_value(SecretId=SECRET, SecretBinary=b"\x00\x01 not json")
     clock.now += 300
 
     assert status(secret_client, OLD) == 200

@@ -35,6 +35,10 @@ DEVSTACK_RESOURCES: dict[tuple[str, str], str] = {
 }
 # Names single tests give one of the stack's resources, with where and why.
 TEST_STAND_INS: dict[tuple[str, str], tuple[str, str]] = {
+    (SECRET, "gen-ai-on-aws/keyring-test"): (
+        "secretsmanager/secret:app-secret",
+        "app/tests/test_api/test_keyring.py: the secret the API re-reads API_KEYS from",
+    ),
     (SECRET, "gen-ai-on-aws/security-test"): (
         "secretsmanager/secret:app-secret",
         "tests/test_security.py: the secret named by APP_SECRET_ID",

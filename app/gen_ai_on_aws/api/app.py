@@ -7,6 +7,7 @@ from gen_ai_on_aws import __version__
 from gen_ai_on_aws.api.auth import log_auth_mode
 from gen_ai_on_aws.api.error_handlers import install_error_handlers
 from gen_ai_on_aws.api.keyring import keyring_for
+from gen_ai_on_aws.api.lifespan import lifespan
 from gen_ai_on_aws.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from gen_ai_on_aws.api.openapi import auth_aware_openapi
 from gen_ai_on_aws.api.routes import batch, extraction, health, jobs, tasks
@@ -40,6 +41,7 @@ def create_app() -> FastAPI:
         docs_url="/docs",
         redoc_url="/redoc",
         openapi_url="/openapi.json",
+        lifespan=lifespan,
     )
     app.include_router(health.router)
     app.include_router(extraction.router)

@@ -4,6 +4,7 @@ failure classified."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from devstack.fake_llm import FakeLLMServer
 from gen_ai_contracts.tasks.extract_user import MAX_OUTPUT_TOKENS, SYSTEM_PROMPT, User
 from gen_ai_contracts.tasks.extract_user import ExtractUserRequest as Request
+from gen_ai_on_aws.api.lifespan import stop_litellm_logging
 from gen_ai_on_aws.config import Settings
 from gen_ai_on_aws.services import extraction
 from gen_ai_on_aws.services.errors import (
@@ -23,6 +25,14 @@ from gen_ai_on_aws.services.extraction import extract_user as extract_user_with
 
 # anyio's pytest plugin (installed with anyio) runs the async tests on asyncio.
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(autouse=True)
+async def _stop_litellm_logging() -> AsyncIterator[None]:
+    """Each test has its own event loop: stop litellm's logging task before it closes."""
+    yield
+    await stop_litellm_logging()
+
 
 JASON = "Jason is 25 years old, write to jason@example.com"
 

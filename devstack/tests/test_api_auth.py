@@ -33,7 +33,7 @@ TENANT_KEYS = json.dumps({"acme": [ACME_KEY, ACME_SPARE], "globex": [hashed_entr
 ALL_KEYS = (ACME_KEY, ACME_SPARE, GLOBEX_KEY, hashed_entry(GLOBEX_KEY))
 OPEN_LINE = (
     "Auth: open without keys (ALLOW_ANONYMOUS=true, devstack only; a deployed stack fails"
-    ' closed: see README "API keys")'
+    ' closed: see README "API keys and tenants")'
 )
 RESOURCES = StackResources(*(f"resource-{n}" for n in range(14)))
 

@@ -95,7 +95,7 @@ def _auth_line(api_keys: str | None) -> tuple[str, bool]:
     if allow_anonymous.strip().lower() in _TRUE:
         return (
             f"Auth: open without keys (ALLOW_ANONYMOUS={allow_anonymous}, devstack only; a deployed"
-            ' stack fails closed: see README "API keys")',
+            ' stack fails closed: see README "API keys and tenants")',
             False,
         )
     return (

@@ -170,9 +170,10 @@ def _apply(session: AwsSession, tenant: str, entry: str) -> int:
 def _when_it_applies(devstack: bool) -> str:
     if devstack:
         return (
-            "The devstack's API reads API_KEYS at start-up, and only when started with"
-            " --api-keys, which also resets the secret: to use this key there, restart it with"
-            " --api-keys holding this entry (and any keys it had)."
+            "A devstack started with --api-keys re-reads API_KEYS when a request brings a key"
+            " it does not know (at most every 30 s): the key works on its first request there;"
+            " a restart resets the secret to --api-keys. A devstack started without keys is"
+            " open and does not read the secret."
         )
     return (
         "API instances re-read API_KEYS from the secret when a request brings a key they do"

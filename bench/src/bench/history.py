@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.charts import panel_grid
+
 HISTORY_FILE = "history.jsonl"
 HISTORY_CHART = "history.png"
 _GIT_TIMEOUT_SECONDS = 5
@@ -107,18 +109,10 @@ def series(entries: Iterable[dict[str, Any]]) -> dict[str, list[tuple[int, float
 
 def chart(entries: list[dict[str, Any]], path: Path, targets: dict[str, float]) -> Path:
     """One small panel per figure: its value run after run, its target dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display here or in CI
-    import matplotlib.pyplot as plt
-
     by_figure = series(entries)
-    columns = min(4, max(1, len(by_figure)))
-    rows = max(1, -(-len(by_figure) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.0 * rows), squeeze=False)
-    panels = [axis for row in axes for axis in row]
-    for axis in panels[len(by_figure) :]:
-        axis.set_visible(False)
+    fig, panels = panel_grid(len(by_figure), max_columns=4, cell=(4.2, 3.0))
+    import matplotlib.pyplot as plt  # after panel_grid chose the Agg backend
+
     labels = [_label(line) for line in entries]
     for axis, (name, points) in zip(panels, sorted(by_figure.items()), strict=False):
         runs = [run for run, _ in points]

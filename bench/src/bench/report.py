@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import limits_report, scale_report
+from bench.charts import panel_grid
 from bench.cost import curve_rows
 
 TARGETS = {
@@ -106,19 +107,11 @@ def write(results: dict[str, Any], out_dir: Path) -> list[Path]:
 
 
 def _chart(results: dict[str, Any], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display here or in CI
-    import matplotlib.pyplot as plt
-
     figures = {k: v for k, v in headline(results).items() if v is not None}
-    columns = min(5, max(1, len(figures)))
-    rows = max(1, -(-len(figures) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.6 * rows), squeeze=False)
-    axes_list = [axis for row in axes for axis in row]
-    for axis in axes_list[len(figures) :]:
-        axis.set_visible(False)
-    for axis, (name, value) in zip(axes_list, figures.items(), strict=False):
+    fig, axes = panel_grid(len(figures), max_columns=5, cell=(3.2, 3.6))
+    import matplotlib.pyplot as plt  # after panel_grid chose the Agg backend
+
+    for axis, (name, value) in zip(axes, figures.items(), strict=False):
         target = TARGETS[name]
         bars = axis.bar(["measured"], [value], color="tab:green" if value <= target else "tab:red")
         axis.bar_label(bars, fmt="%g", fontsize=8)  # a zero (no 429s) is otherwise invisible

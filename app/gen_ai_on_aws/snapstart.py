@@ -9,7 +9,11 @@ import sys
 
 from gen_ai_contracts import snapstart
 from gen_ai_on_aws.config import get_settings
-from gen_ai_on_aws.services.aws import create_dynamodb_client, create_sqs_client
+from gen_ai_on_aws.services.aws import (
+    create_dynamodb_client,
+    create_secrets_client,
+    create_sqs_client,
+)
 
 
 def reset_after_restore() -> None:
@@ -18,7 +22,16 @@ def reset_after_restore() -> None:
     get_settings.cache_clear()
     create_sqs_client.cache_clear()
     create_dynamodb_client.cache_clear()
+    create_secrets_client.cache_clear()
     # Loaded only once a route needs them; caches keyed by (and holding) the old clients.
+    # The keyring re-reads the secret with the new settings; the tenant limiter its client.
+    for module_name, cached in (
+        ("gen_ai_on_aws.api.keyring", "keyring_for"),
+        ("gen_ai_on_aws.api.tenant_rate", "_limiter"),
+    ):
+        module = sys.modules.get(module_name)
+        if module is not None:
+            getattr(module, cached).cache_clear()
     idempotency = sys.modules.get("gen_ai_on_aws.api.idempotency")
     if idempotency is not None:
         idempotency._template.cache_clear()

@@ -23,8 +23,13 @@ from devstack.lambda_runtime import LambdaContext
 from devstack.resources import StackResources
 from devstack.testing import FakeSnapStartRuntime
 from gen_ai_contracts import snapstart
+from gen_ai_on_aws.api import keyring, tenant_rate
 from gen_ai_on_aws.config import get_settings
-from gen_ai_on_aws.services.aws import create_dynamodb_client, create_sqs_client
+from gen_ai_on_aws.services.aws import (
+    create_dynamodb_client,
+    create_secrets_client,
+    create_sqs_client,
+)
 
 EVENT = Path(__file__).parent / "events" / "apigw_http_api_v2.json"
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -90,6 +95,10 @@ def test_restore_rebuilds_settings_and_clients_and_the_api_still_answers(
 
     assert create_sqs_client.cache_info().currsize == 0
     assert create_dynamodb_client.cache_info().currsize == 0
+    # The API keys' re-reads and the tenant limiter hold clients too
+    assert create_secrets_client.cache_info().currsize == 0
+    assert keyring.keyring_for.cache_info().currsize == 0
+    assert tenant_rate._limiter.cache_info().currsize == 0
     assert random.getstate() != snapshot
     job = submit(handler)
     assert get_settings() is not settings
